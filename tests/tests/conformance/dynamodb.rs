@@ -1,0 +1,1 @@
+//! dynamodb conformance cases (filled by its issue).

@@ -1,0 +1,1 @@
+//! kinesis conformance cases (filled by its issue).

@@ -1,0 +1,1 @@
+//! s3 conformance cases (filled by its issue).

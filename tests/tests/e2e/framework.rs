@@ -1,0 +1,1 @@
+//! Framework end-to-end and oracle tests (filled by its issue).

@@ -1,0 +1,1 @@
+//! Lambda layer end-to-end tests (filled by its issue).
