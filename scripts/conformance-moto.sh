@@ -10,4 +10,4 @@ start_moto
 trap stop_moto EXIT
 log "conformance suite against moto at $MOTO_ENDPOINT"
 SHARDWISE_TEST_ENDPOINT="$MOTO_ENDPOINT" SHARDWISE_TEST_TARGET=moto \
-  cargo test -p shardwise-tests --test conformance -- --test-threads 4 "$@"
+  cargo test --workspace --test conformance -- --test-threads 4 "$@"
