@@ -29,6 +29,7 @@ pub mod kinesis;
 pub mod metrics;
 pub mod s3;
 pub mod server;
+pub mod template;
 
 use std::future::Future;
 use std::sync::Arc;

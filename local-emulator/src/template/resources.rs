@@ -1,0 +1,691 @@
+//! Extraction of the resources the emulator runs from a parsed template.
+//!
+//! Order matters: parameters (defaults, overrides, `AllowedValues`) and pseudo
+//! parameters first, then every resource's local name and ARN (so any property can
+//! `!Ref`/`!GetAtt` any resource), then conditions, then each resource's properties,
+//! skipping resources whose `Condition` is false. Every resource type and function event
+//! type the emulator does not run is recorded in [`Template::not_emulated`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::{Map, Value, json};
+
+use super::events::{self, KinesisEventSpec, ScheduleSpec, ScheduleTarget};
+use super::intrinsics::{ResourceNames, Scope, evaluate_conditions, scalar_string};
+use super::{Deployment, Template, TemplateError};
+
+/// A Kinesis stream to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamSpec {
+    /// Logical id.
+    pub logical_id: String,
+    /// Stream name.
+    pub name: String,
+    /// Shard count (on-demand streams start with 4, as on AWS).
+    pub shard_count: u32,
+    /// Retention in hours (default 24).
+    pub retention_hours: u32,
+}
+
+/// A DynamoDB table to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSpec {
+    /// Logical id.
+    pub logical_id: String,
+    /// Table name.
+    pub name: String,
+    /// The resolved CloudFormation properties (`KeySchema`, `AttributeDefinitions`,
+    /// `GlobalSecondaryIndexes`, `TimeToLiveSpecification`, …), whose member names
+    /// match the DynamoDB API's `CreateTable`.
+    pub properties: Map<String, Value>,
+}
+
+/// An S3 bucket to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketSpec {
+    /// Logical id.
+    pub logical_id: String,
+    /// Bucket name.
+    pub name: String,
+}
+
+/// A Lambda function to build and run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionSpec {
+    /// Logical id.
+    pub logical_id: String,
+    /// Function name.
+    pub name: String,
+    /// Function ARN.
+    pub arn: String,
+    /// Execution role ARN (reported as `invokeIdentityArn` in Kinesis events).
+    pub role_arn: String,
+    /// `CodeUri`, relative to the template's directory.
+    pub code_uri: PathBuf,
+    /// The binary cargo builds (`Metadata.BuildProperties.Binary`, or the logical id).
+    pub binary: String,
+    /// Seconds before an invocation is killed (default 3).
+    pub timeout_secs: u32,
+    /// MB (default 128).
+    pub memory_mb: u32,
+    /// `ReservedConcurrentExecutions`.
+    pub reserved_concurrency: Option<u32>,
+    /// Environment variables with references resolved.
+    pub environment: BTreeMap<String, String>,
+    /// Kinesis event source mappings.
+    pub kinesis: Vec<KinesisEventSpec>,
+}
+
+pub(super) fn extract(
+    doc: &Map<String, Value>,
+    overrides: &BTreeMap<String, String>,
+    deployment: &Deployment,
+) -> Result<Template, TemplateError> {
+    let mut template = Template::default();
+    let mut scope = Scope::default();
+    parameters(doc, overrides, &mut scope)?;
+    pseudo_parameters(deployment, &mut scope);
+    if let Some(Value::Object(m)) = doc.get("Mappings") {
+        scope.mappings = m.clone();
+    }
+    let resources = match doc.get("Resources") {
+        Some(Value::Object(r)) => r,
+        _ => {
+            return Err(TemplateError::Invalid(
+                "Resources section is required".into(),
+            ));
+        }
+    };
+    for (id, res) in resources {
+        let names = names(id, res, &scope, deployment);
+        if res.get("Type").and_then(Value::as_str) == Some(SERVERLESS_FUNCTION) {
+            // SAM creates `<Function>Role` implicitly when no Role is given.
+            scope.resources.insert(
+                format!("{id}Role"),
+                ResourceNames {
+                    reference: format!("{id}Role"),
+                    attributes: [("Arn".to_owned(), role_arn(deployment, &format!("{id}Role")))]
+                        .into(),
+                },
+            );
+        }
+        scope.resources.insert(id.clone(), names);
+    }
+    if let Some(Value::Object(c)) = doc.get("Conditions") {
+        evaluate_conditions(&mut scope, c)?;
+    }
+    let globals = doc
+        .get("Globals")
+        .and_then(|g| g.get("Function"))
+        .cloned()
+        .unwrap_or(Value::Object(Map::new()));
+    if let Some(Value::Object(g)) = doc.get("Globals") {
+        for section in g.keys().filter(|k| *k != "Function") {
+            template
+                .not_emulated
+                .push(format!("Globals.{section} (not emulated)"));
+        }
+    }
+    let mut mappings = Vec::new();
+    for (id, res) in resources {
+        if let Some(Value::String(cond)) = res.get("Condition")
+            && !scope.condition(cond)?
+        {
+            continue;
+        }
+        let ty = res.get("Type").and_then(Value::as_str).unwrap_or_default();
+        if !RUN_TYPES.contains(&ty) {
+            let note = if NO_EFFECT_TYPES.contains(&ty) {
+                format!("{id} ({ty}): accepted, no local effect")
+            } else {
+                format!("{id} ({ty}): resource type not emulated")
+            };
+            template.not_emulated.push(note);
+            continue;
+        }
+        let raw_props = res.get("Properties").cloned().unwrap_or(json!({}));
+        let raw_props = if ty == SERVERLESS_FUNCTION {
+            merge(&globals, &raw_props)
+        } else {
+            raw_props
+        };
+        let props = match scope.resolve_value(&raw_props)? {
+            Value::Object(m) => m,
+            _ => {
+                return Err(TemplateError::Invalid(format!(
+                    "{id}: Properties must be a map"
+                )));
+            }
+        };
+        let name = scope
+            .resources
+            .get(id)
+            .map(|r| r.reference.clone())
+            .unwrap_or_default();
+        match ty {
+            "AWS::Kinesis::Stream" => template.streams.push(StreamSpec {
+                logical_id: id.clone(),
+                name,
+                shard_count: stream_shards(&props)?,
+                retention_hours: number(&props, "RetentionPeriodHours", 24)?,
+            }),
+            "AWS::DynamoDB::Table" => template.tables.push(TableSpec {
+                logical_id: id.clone(),
+                name,
+                properties: props,
+            }),
+            "AWS::S3::Bucket" => template.buckets.push(BucketSpec {
+                logical_id: id.clone(),
+                name,
+            }),
+            SERVERLESS_FUNCTION => {
+                let f = function(id, &name, res, &props, deployment, &mut template)?;
+                template.functions.push(f);
+            }
+            "AWS::Events::Rule" => rule(id, &props, &mut template),
+            "AWS::Scheduler::Schedule" => scheduler(id, &props, &mut template),
+            "AWS::Lambda::EventSourceMapping" => mappings.push((id.clone(), props)),
+            _ => {}
+        }
+    }
+    for (id, props) in mappings {
+        event_source_mapping(&id, props, &mut template)?;
+    }
+    // Schedules point at functions by ARN; resolve to local names and drop the rest loudly.
+    let known: BTreeMap<String, String> = template
+        .functions
+        .iter()
+        .map(|f| (f.arn.clone(), f.name.clone()))
+        .collect();
+    let mut schedules = Vec::new();
+    for mut s in std::mem::take(&mut template.schedules) {
+        if let Some(name) = known.get(&s.function) {
+            s.function.clone_from(name);
+            schedules.push(s);
+        } else if template.functions.iter().any(|f| f.name == s.function) {
+            schedules.push(s);
+        } else {
+            template.not_emulated.push(format!(
+                "schedule {} targets {} which is not a function of this template",
+                s.name, s.function
+            ));
+        }
+    }
+    template.schedules = schedules;
+    Ok(template)
+}
+
+const SERVERLESS_FUNCTION: &str = "AWS::Serverless::Function";
+
+/// Resource types whose properties the emulator reads and acts on.
+const RUN_TYPES: &[&str] = &[
+    "AWS::Kinesis::Stream",
+    "AWS::DynamoDB::Table",
+    "AWS::S3::Bucket",
+    SERVERLESS_FUNCTION,
+    "AWS::Events::Rule",
+    "AWS::Scheduler::Schedule",
+    "AWS::Lambda::EventSourceMapping",
+];
+
+/// Types that only matter for permissions or observability on AWS: listed, not run.
+const NO_EFFECT_TYPES: &[&str] = &[
+    "AWS::IAM::Role",
+    "AWS::IAM::Policy",
+    "AWS::IAM::ManagedPolicy",
+    "AWS::Lambda::Permission",
+    "AWS::Logs::LogGroup",
+];
+
+fn parameters(
+    doc: &Map<String, Value>,
+    overrides: &BTreeMap<String, String>,
+    scope: &mut Scope,
+) -> Result<(), TemplateError> {
+    let declared = match doc.get("Parameters") {
+        Some(Value::Object(p)) => p.clone(),
+        _ => Map::new(),
+    };
+    for key in overrides.keys() {
+        if !declared.contains_key(key) {
+            return Err(TemplateError::Invalid(format!(
+                "parameter override {key}: no such parameter"
+            )));
+        }
+    }
+    for (name, decl) in &declared {
+        let value = match overrides.get(name) {
+            Some(v) => v.clone(),
+            None => match decl.get("Default") {
+                Some(v) => scalar_string(v)?,
+                None => {
+                    return Err(TemplateError::Invalid(format!(
+                        "parameter {name} has no Default and no override"
+                    )));
+                }
+            },
+        };
+        if let Some(Value::Array(allowed)) = decl.get("AllowedValues")
+            && !allowed
+                .iter()
+                .any(|a| scalar_string(a).ok().as_deref() == Some(&value))
+        {
+            return Err(TemplateError::Invalid(format!(
+                "parameter {name}: {value} is not one of its AllowedValues"
+            )));
+        }
+        let ty = decl.get("Type").and_then(Value::as_str).unwrap_or("String");
+        let v = if ty == "CommaDelimitedList" || ty.starts_with("List<") {
+            Value::Array(value.split(',').map(|s| Value::from(s.trim())).collect())
+        } else {
+            Value::String(value)
+        };
+        scope.parameters.insert(name.clone(), v);
+    }
+    Ok(())
+}
+
+fn pseudo_parameters(d: &Deployment, scope: &mut Scope) {
+    let p = &mut scope.parameters;
+    p.insert("AWS::Region".into(), json!(d.region));
+    p.insert("AWS::AccountId".into(), json!(d.account_id));
+    p.insert("AWS::StackName".into(), json!(d.stack_name));
+    p.insert(
+        "AWS::StackId".into(),
+        json!(format!(
+            "arn:aws:cloudformation:{}:{}:stack/{}/local",
+            d.region, d.account_id, d.stack_name
+        )),
+    );
+    p.insert("AWS::Partition".into(), json!("aws"));
+    p.insert("AWS::URLSuffix".into(), json!("amazonaws.com"));
+    p.insert("AWS::NotificationARNs".into(), json!([]));
+}
+
+/// The local name and ARN-ish attributes of one resource.
+fn names(id: &str, res: &Value, scope: &Scope, d: &Deployment) -> ResourceNames {
+    let ty = res.get("Type").and_then(Value::as_str).unwrap_or_default();
+    let prop = |key: &str| {
+        res.get("Properties")
+            .and_then(|p| p.get(key))
+            .and_then(|v| scope.resolve_value(v).ok())
+            .and_then(|v| v.as_str().map(str::to_owned))
+    };
+    let (r, a) = (&d.region, &d.account_id);
+    let mut attrs = BTreeMap::new();
+    let reference = match ty {
+        "AWS::Kinesis::Stream" => {
+            let name = prop("Name").unwrap_or_else(|| id.to_owned());
+            attrs.insert(
+                "Arn".into(),
+                format!("arn:aws:kinesis:{r}:{a}:stream/{name}"),
+            );
+            name
+        }
+        "AWS::DynamoDB::Table" => {
+            let name = prop("TableName").unwrap_or_else(|| id.to_owned());
+            let arn = format!("arn:aws:dynamodb:{r}:{a}:table/{name}");
+            attrs.insert(
+                "StreamArn".into(),
+                format!("{arn}/stream/1970-01-01T00:00:00.000"),
+            );
+            attrs.insert("Arn".into(), arn);
+            name
+        }
+        "AWS::S3::Bucket" => {
+            let name = prop("BucketName").unwrap_or_else(|| id.to_lowercase());
+            attrs.insert("Arn".into(), format!("arn:aws:s3:::{name}"));
+            attrs.insert("DomainName".into(), format!("{name}.s3.amazonaws.com"));
+            attrs.insert(
+                "RegionalDomainName".into(),
+                format!("{name}.s3.{r}.amazonaws.com"),
+            );
+            name
+        }
+        SERVERLESS_FUNCTION | "AWS::Lambda::Function" => {
+            let name = prop("FunctionName").unwrap_or_else(|| id.to_owned());
+            attrs.insert(
+                "Arn".into(),
+                format!("arn:aws:lambda:{r}:{a}:function:{name}"),
+            );
+            name
+        }
+        "AWS::IAM::Role" => {
+            let name = prop("RoleName").unwrap_or_else(|| id.to_owned());
+            attrs.insert("Arn".into(), role_arn(d, &name));
+            name
+        }
+        "AWS::SQS::Queue" => {
+            let name = prop("QueueName").unwrap_or_else(|| id.to_owned());
+            attrs.insert("Arn".into(), format!("arn:aws:sqs:{r}:{a}:{name}"));
+            attrs.insert("QueueName".into(), name.clone());
+            format!("https://sqs.{r}.amazonaws.com/{a}/{name}")
+        }
+        "AWS::SNS::Topic" => {
+            let name = prop("TopicName").unwrap_or_else(|| id.to_owned());
+            let arn = format!("arn:aws:sns:{r}:{a}:{name}");
+            attrs.insert("TopicArn".into(), arn.clone());
+            attrs.insert("TopicName".into(), name);
+            arn
+        }
+        "AWS::Logs::LogGroup" => {
+            let name = prop("LogGroupName").unwrap_or_else(|| id.to_owned());
+            attrs.insert(
+                "Arn".into(),
+                format!("arn:aws:logs:{r}:{a}:log-group:{name}:*"),
+            );
+            name
+        }
+        "AWS::Events::Rule" => {
+            let name = prop("Name").unwrap_or_else(|| id.to_owned());
+            attrs.insert("Arn".into(), format!("arn:aws:events:{r}:{a}:rule/{name}"));
+            name
+        }
+        "AWS::Scheduler::Schedule" => {
+            let name = prop("Name").unwrap_or_else(|| id.to_owned());
+            attrs.insert(
+                "Arn".into(),
+                format!("arn:aws:scheduler:{r}:{a}:schedule/default/{name}"),
+            );
+            name
+        }
+        _ => id.to_owned(),
+    };
+    ResourceNames {
+        reference,
+        attributes: attrs,
+    }
+}
+
+fn role_arn(d: &Deployment, name: &str) -> String {
+    format!("arn:aws:iam::{}:role/{name}", d.account_id)
+}
+
+fn function(
+    id: &str,
+    name: &str,
+    res: &Value,
+    props: &Map<String, Value>,
+    d: &Deployment,
+    template: &mut Template,
+) -> Result<FunctionSpec, TemplateError> {
+    let metadata = res.get("Metadata");
+    if let Some(method) = metadata
+        .and_then(|m| m.get("BuildMethod"))
+        .and_then(Value::as_str)
+        && method != "rust-cargolambda"
+    {
+        return Err(TemplateError::Unsupported(format!(
+            "{id}: BuildMethod {method} (only rust-cargolambda functions can be run)"
+        )));
+    }
+    let binary = metadata
+        .and_then(|m| m.get("BuildProperties"))
+        .and_then(|b| b.get("Binary"))
+        .and_then(Value::as_str)
+        .map_or_else(|| id.to_owned(), str::to_owned);
+    let code_uri = props
+        .get("CodeUri")
+        .and_then(Value::as_str)
+        .map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let mut environment = BTreeMap::new();
+    if let Some(Value::Object(vars)) = props.get("Environment").and_then(|e| e.get("Variables")) {
+        for (k, v) in vars {
+            environment.insert(k.clone(), scalar_string(v)?);
+        }
+    }
+    let role_arn = props
+        .get("Role")
+        .and_then(Value::as_str)
+        .map_or_else(|| role_arn(d, &format!("{id}Role")), str::to_owned);
+    let mut spec = FunctionSpec {
+        logical_id: id.to_owned(),
+        name: name.to_owned(),
+        arn: format!(
+            "arn:aws:lambda:{}:{}:function:{name}",
+            d.region, d.account_id
+        ),
+        role_arn,
+        code_uri,
+        binary,
+        timeout_secs: number(props, "Timeout", 3)?,
+        memory_mb: number(props, "MemorySize", 128)?,
+        reserved_concurrency: match props.get("ReservedConcurrentExecutions") {
+            None => None,
+            Some(_) => Some(number(props, "ReservedConcurrentExecutions", 0)?),
+        },
+        environment,
+        kinesis: Vec::new(),
+    };
+    if let Some(Value::Object(evs)) = props.get("Events") {
+        for (ev_name, ev) in evs {
+            let ty = ev.get("Type").and_then(Value::as_str).unwrap_or_default();
+            let ev_props = ev
+                .get("Properties")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            match ty {
+                "Kinesis" => spec.kinesis.push(events::kinesis(ev_name, &ev_props)?),
+                "Schedule" | "ScheduleV2" => {
+                    schedule_event(ev_name, ty, &ev_props, &spec.name, template)?;
+                }
+                other => template.not_emulated.push(format!(
+                    "{id}: event {ev_name} of type {other} not emulated (the function can still be invoked directly)"
+                )),
+            }
+        }
+    }
+    Ok(spec)
+}
+
+fn schedule_event(
+    ev_name: &str,
+    ty: &str,
+    props: &Map<String, Value>,
+    function: &str,
+    template: &mut Template,
+) -> Result<(), TemplateError> {
+    let expr_key = if ty == "Schedule" {
+        "Schedule"
+    } else {
+        "ScheduleExpression"
+    };
+    let expression = props
+        .get(expr_key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            TemplateError::Invalid(format!("{function}: event {ev_name} needs {expr_key}"))
+        })?
+        .to_owned();
+    if let Some(tz) = props
+        .get("ScheduleExpressionTimezone")
+        .and_then(Value::as_str)
+        && tz != "UTC"
+        && tz != "Etc/UTC"
+    {
+        return Err(TemplateError::Unsupported(format!(
+            "{function}: event {ev_name}: ScheduleExpressionTimezone {tz} (only UTC)"
+        )));
+    }
+    for ignored in [
+        "FlexibleTimeWindow",
+        "StartDate",
+        "EndDate",
+        "RetryPolicy",
+        "DeadLetterConfig",
+    ] {
+        if props.contains_key(ignored) {
+            template
+                .not_emulated
+                .push(format!("{function}: event {ev_name}: {ignored} ignored"));
+        }
+    }
+    let input = props.get("Input").map(input_text);
+    let enabled = enabled(props);
+    let name = props
+        .get("Name")
+        .and_then(Value::as_str)
+        .map_or_else(|| format!("{function}-{ev_name}"), str::to_owned);
+    let target = if ty == "Schedule" {
+        ScheduleTarget::Rule { input }
+    } else {
+        ScheduleTarget::Scheduler { input }
+    };
+    template.schedules.push(ScheduleSpec {
+        name,
+        function: function.to_owned(),
+        expression,
+        target,
+        enabled,
+    });
+    Ok(())
+}
+
+fn rule(id: &str, props: &Map<String, Value>, template: &mut Template) {
+    let Some(expression) = props.get("ScheduleExpression").and_then(Value::as_str) else {
+        template.not_emulated.push(format!(
+            "{id} (AWS::Events::Rule): event-pattern rules not emulated"
+        ));
+        return;
+    };
+    let name = props
+        .get("Name")
+        .and_then(Value::as_str)
+        .map_or_else(|| id.to_owned(), str::to_owned);
+    for target in props
+        .get("Targets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let arn = target
+            .get("Arn")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        template.schedules.push(ScheduleSpec {
+            name: name.clone(),
+            function: arn.to_owned(),
+            expression: expression.to_owned(),
+            target: ScheduleTarget::Rule {
+                input: target.get("Input").map(input_text),
+            },
+            enabled: enabled(props),
+        });
+    }
+}
+
+fn scheduler(id: &str, props: &Map<String, Value>, template: &mut Template) {
+    let expression = props
+        .get("ScheduleExpression")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let name = props
+        .get("Name")
+        .and_then(Value::as_str)
+        .map_or_else(|| id.to_owned(), str::to_owned);
+    let target = props.get("Target").cloned().unwrap_or_default();
+    template.schedules.push(ScheduleSpec {
+        name,
+        function: target
+            .get("Arn")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        expression: expression.to_owned(),
+        target: ScheduleTarget::Scheduler {
+            input: target.get("Input").map(input_text),
+        },
+        enabled: enabled(props),
+    });
+}
+
+fn event_source_mapping(
+    id: &str,
+    mut props: Map<String, Value>,
+    template: &mut Template,
+) -> Result<(), TemplateError> {
+    let function = props
+        .remove("FunctionName")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let function = function.rsplit(':').next().unwrap_or_default().to_owned();
+    let source = props
+        .remove("EventSourceArn")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    if !source.starts_with("arn:aws:kinesis:") {
+        template.not_emulated.push(format!(
+            "{id} (AWS::Lambda::EventSourceMapping): source {source} not emulated"
+        ));
+        return Ok(());
+    }
+    props.insert("Stream".into(), Value::String(source));
+    let spec = events::kinesis(id, &props)?;
+    match template.functions.iter_mut().find(|f| f.name == function) {
+        Some(f) => f.kinesis.push(spec),
+        None => {
+            return Err(TemplateError::Invalid(format!(
+                "{id}: FunctionName {function} is not a function of this template"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn enabled(props: &Map<String, Value>) -> bool {
+    match props.get("Enabled") {
+        Some(Value::Bool(b)) => *b,
+        _ => props.get("State").and_then(Value::as_str) != Some("DISABLED"),
+    }
+}
+
+/// `Input` is a JSON text in CloudFormation; SAM also accepts a mapping.
+fn input_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn stream_shards(props: &Map<String, Value>) -> Result<u32, TemplateError> {
+    let on_demand = props
+        .get("StreamModeDetails")
+        .and_then(|m| m.get("StreamMode"))
+        .and_then(Value::as_str)
+        == Some("ON_DEMAND");
+    number(props, "ShardCount", if on_demand { 4 } else { 1 })
+}
+
+fn number(props: &Map<String, Value>, key: &str, default: u32) -> Result<u32, TemplateError> {
+    match props.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => scalar_string(v)?
+            .parse()
+            .map_err(|_| TemplateError::Invalid(format!("{key} must be a non-negative integer"))),
+    }
+}
+
+/// Deep-merges SAM `Globals.Function` under a function's own properties (the
+/// function's values win; maps such as `Environment.Variables` merge key by key).
+fn merge(globals: &Value, own: &Value) -> Value {
+    match (globals, own) {
+        (Value::Object(g), Value::Object(o)) => {
+            let mut out = g.clone();
+            for (k, v) in o {
+                let merged = match out.get(k) {
+                    Some(gv) => merge(gv, v),
+                    None => v.clone(),
+                };
+                out.insert(k.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        (_, own) => own.clone(),
+    }
+}
+
+#[cfg(test)]
+#[path = "resources_tests.rs"]
+mod tests;
