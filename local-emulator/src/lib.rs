@@ -15,6 +15,9 @@
 //! - [`metrics`] — per service/operation request, byte and error counters.
 //! - [`clock`] — the emulator's notion of "now", which tests and demos can speed up or
 //!   advance (iterator expiry, TTL and schedules all read it).
+//! - [`lambda`] — real function binaries as processes behind the Runtime API, and the
+//!   Invoke API.
+//! - [`template`] — the SAM template model `up` starts from.
 //!
 //! ## Why these dependencies
 //! `axum`/`tokio` serve HTTP (a router is a value we can test without sockets);
@@ -23,9 +26,11 @@
 //! SDKs attach to uploads; `time`/`httpdate` format the timestamps AWS uses.
 
 pub mod clock;
+pub mod clock_api;
 pub mod dynamodb;
 pub mod error;
 pub mod kinesis;
+pub mod lambda;
 pub mod metrics;
 pub mod s3;
 pub mod server;
@@ -56,6 +61,9 @@ pub struct Config {
     pub ddb_ttl_sweep_delay: Duration,
     /// Seed for every random decision (throttling, fault injection), so runs reproduce.
     pub seed: u64,
+    /// The Lambda layer's settings (logs, fault injection). No functions are registered
+    /// by default; `shardwise-local up` registers a template's functions.
+    pub lambda: lambda::LambdaSettings,
 }
 
 impl Default for Config {
@@ -68,6 +76,7 @@ impl Default for Config {
             ddb_latency: Duration::ZERO,
             ddb_ttl_sweep_delay: Duration::from_secs(0),
             seed: 0,
+            lambda: lambda::LambdaSettings::default(),
         }
     }
 }

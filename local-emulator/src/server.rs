@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::error::AwsJsonError;
 use crate::metrics::Metrics;
-use crate::{Clock, Config, dynamodb, kinesis, s3};
+use crate::{Clock, Config, dynamodb, kinesis, lambda, s3};
 
 /// The JSON-protocol target prefix of Kinesis.
 pub const KINESIS_TARGET_PREFIX: &str = "Kinesis_20131202";
@@ -46,6 +46,19 @@ pub struct Emulator {
     pub s3: s3::S3,
     /// Amazon DynamoDB.
     pub dynamodb: dynamodb::DynamoDb,
+    /// AWS Lambda: registered functions and their execution environments.
+    pub lambda: lambda::Lambda,
+    /// Counters of the emulator's background machinery (event source mappings,
+    /// schedules), merged into `/_shardwise/metrics` under `"lambda_layer"`.
+    pub extra_metrics: std::sync::RwLock<Vec<Arc<dyn MetricsSource>>>,
+}
+
+/// Something that reports counters into `/_shardwise/metrics`.
+pub trait MetricsSource: Send + Sync + std::fmt::Debug {
+    /// The key under `"lambda_layer"` (e.g. `"event_source_mappings"`).
+    fn key(&self) -> &'static str;
+    /// The counters.
+    fn metrics(&self) -> Value;
 }
 
 impl Emulator {
@@ -60,6 +73,8 @@ impl Emulator {
             kinesis: kinesis::Kinesis::new(&config, clock.clone()),
             s3: s3::S3::new(&config, clock.clone()),
             dynamodb: dynamodb::DynamoDb::new(&config, clock.clone()),
+            lambda: lambda::Lambda::new(config.lambda.clone(), config.seed),
+            extra_metrics: std::sync::RwLock::new(Vec::new()),
             metrics: Metrics::default(),
             clock,
             config,
@@ -72,6 +87,12 @@ impl Emulator {
             .route("/_shardwise/health", get(health))
             .route("/_shardwise/metrics", get(metrics))
             .route("/_shardwise/reset", post(reset))
+            .route(
+                "/_shardwise/clock",
+                get(crate::clock_api::get_clock).post(crate::clock_api::set_clock),
+            )
+            .merge(lambda::runtime_api::routes())
+            .merge(lambda::invoke_api::routes())
             .fallback(dispatch)
             // Size limits are the services' business (S3 objects, 10 MiB PutRecords):
             // they answer with AWS's own errors rather than a generic 413.
@@ -85,6 +106,9 @@ impl Emulator {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        if let Ok(addr) = listener.local_addr() {
+            self.lambda.set_endpoint(&format!("http://{addr}"));
+        }
         let router = self.router();
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
@@ -123,7 +147,28 @@ impl Emulator {
         self.kinesis.reset();
         self.s3.reset();
         self.dynamodb.reset();
+        self.lambda.reset();
         self.metrics.reset();
+    }
+}
+
+impl Emulator {
+    /// Counters of event source mappings and schedules.
+    pub fn layer_metrics(&self) -> Value {
+        let sources = self.extra_metrics.read().unwrap_or_else(|e| e.into_inner());
+        let mut out = serde_json::Map::new();
+        for s in sources.iter() {
+            out.insert(s.key().to_owned(), s.metrics());
+        }
+        Value::Object(out)
+    }
+
+    /// Adds a source of counters to `/_shardwise/metrics`.
+    pub fn add_metrics_source(&self, source: Arc<dyn MetricsSource>) {
+        self.extra_metrics
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(source);
     }
 }
 
@@ -158,6 +203,8 @@ async fn metrics(State(emulator): State<Arc<Emulator>>) -> Response {
         "kinesis": emulator.kinesis.metrics(),
         "dynamodb": emulator.dynamodb.metrics(),
         "s3": emulator.s3.metrics(),
+        "lambda": emulator.lambda.metrics(),
+        "lambda_layer": emulator.layer_metrics(),
     }))
     .into_response()
 }

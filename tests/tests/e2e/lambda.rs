@@ -1,1 +1,0 @@
-//! Lambda layer end-to-end tests (filled by its issue).

@@ -1,0 +1,1 @@
+//! Kinesis event source mappings (need the Kinesis service from main).

@@ -1,0 +1,1 @@
+//! Schedules (filled below once the runner exists).

@@ -1,0 +1,112 @@
+//! Shared helpers for the Lambda-layer tests.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use shardwise_emulator::lambda::{FaultSettings, Function, FunctionConfig, LambdaSettings};
+use shardwise_emulator::{Config, Emulator};
+use shardwise_tests::TestEnv;
+
+/// Path of the fixture binary, built once per test process.
+pub fn fixture_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            // `--workspace` keeps feature unification identical to the test build, so no
+            // dependency is compiled twice.
+            let status = std::process::Command::new(cargo)
+                .args(["build", "--workspace", "--bin", "fixture-recorder"])
+                .current_dir(&root)
+                .status()
+                .expect("run cargo build for the fixture");
+            assert!(status.success(), "building fixture-recorder failed");
+            let exe = std::env::current_exe().expect("test exe path");
+            // target/debug/deps/e2e-<hash> → target/debug/fixture-recorder
+            let dir = exe.parent().and_then(Path::parent).expect("target dir");
+            let bin = dir.join("fixture-recorder");
+            assert!(bin.exists(), "{} missing", bin.display());
+            bin
+        })
+        .clone()
+}
+
+/// A scratch directory unique to one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "shardwise-lambda-{name}-{}",
+        shardwise_tests::unique_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// An in-process emulator with the Lambda layer writing logs under `logs`.
+pub async fn emulator(logs: &Path, faults: FaultSettings) -> (TestEnv, Arc<Emulator>) {
+    let config = Config {
+        lambda: LambdaSettings {
+            logs_dir: Some(logs.to_path_buf()),
+            echo_logs: false,
+            faults,
+        },
+        seed: 42,
+        ..Config::default()
+    };
+    let env = TestEnv::start_emulator(config).await;
+    let emulator = env.emulator.clone().unwrap();
+    // The serve task records its address asynchronously; tests invoke right away.
+    emulator.lambda.set_endpoint(&env.endpoint);
+    (env, emulator)
+}
+
+/// The recorder registered as `name` with extra environment variables.
+pub fn recorder(
+    emulator: &Emulator,
+    name: &str,
+    record_file: &Path,
+    vars: &[(&str, &str)],
+    timeout: Duration,
+    reserved: Option<u32>,
+) -> Arc<Function> {
+    let mut environment: BTreeMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    environment.insert("RECORD_FILE".into(), record_file.display().to_string());
+    emulator.lambda.register(FunctionConfig {
+        name: name.to_owned(),
+        arn: format!("arn:aws:lambda:us-east-1:000000000000:function:{name}"),
+        binary: fixture_binary(),
+        timeout,
+        memory_mb: 256,
+        reserved_concurrency: reserved,
+        environment,
+        faults: None,
+    })
+}
+
+/// Every JSON line the recorder wrote.
+pub fn recorded(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Polls `check` until it returns true or `within` passes.
+pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    check()
+}
