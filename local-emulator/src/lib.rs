@@ -33,6 +33,7 @@ pub mod kinesis;
 pub mod lambda;
 pub mod metrics;
 pub mod s3;
+pub mod schedule;
 pub mod server;
 pub mod template;
 
