@@ -29,6 +29,7 @@ pub mod clock;
 pub mod clock_api;
 pub mod dynamodb;
 pub mod error;
+pub mod esm;
 pub mod kinesis;
 pub mod lambda;
 pub mod metrics;
@@ -36,6 +37,7 @@ pub mod s3;
 pub mod schedule;
 pub mod server;
 pub mod template;
+pub mod up;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,1 +1,83 @@
-//! Template-driven start.
+//! Template-driven start: `up` loads the fixture template, builds the fixture with
+//! cargo, registers it with references resolved, and lists what it does not emulate.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use shardwise_emulator::lambda::FaultSettings;
+use shardwise_emulator::template::{Deployment, Template, TemplateError};
+use shardwise_emulator::up::{UpOptions, up};
+use shardwise_tests::raw_http;
+
+use super::support::{emulator, fixture_binary, scratch};
+
+fn fixture_template() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/template.yaml")
+}
+
+#[tokio::test]
+async fn up_builds_and_runs_the_templates_function_with_resolved_environment() {
+    fixture_binary(); // one cargo build at a time; `up` then finds it up to date
+    let dir = scratch("up");
+    let (env, em) = emulator(&dir, FaultSettings::default()).await;
+    let overrides: BTreeMap<String, String> = [(
+        "RecordFile".to_owned(),
+        dir.join("rec").display().to_string(),
+    )]
+    .into();
+    let template = Template::load(&fixture_template(), &overrides, &Deployment::default()).unwrap();
+    assert!(
+        template
+            .not_emulated
+            .iter()
+            .any(|n| n.contains("Notifications (AWS::SNS::Topic)")),
+        "{:?}",
+        template.not_emulated
+    );
+    let stack = up(&em, template, &UpOptions::default()).await.unwrap();
+    let r = raw_http::request(
+        &env.authority(),
+        "POST",
+        "/2015-03-31/functions/fixture-recorder-test/invocations",
+        &[],
+        b"{}",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["custom"],
+        "fixture-state-test|fixture-failed-test|arn:aws:kinesis:us-east-1:000000000000:stream/fixture-events-test"
+    );
+    assert_eq!(stack.schedules.next_firings().len(), 1);
+    assert_eq!(stack.mappings.mappings().len(), 1);
+    assert_eq!(stack.mappings.mappings()[0].spec.batch_size, 10);
+    stack.stop(&em);
+}
+
+#[tokio::test]
+async fn an_unsupported_template_feature_produces_a_clear_start_up_message() {
+    let text = std::fs::read_to_string(fixture_template())
+        .unwrap()
+        .replace(
+            "Destination: !GetAtt FailedBatches.Arn",
+            "Destination: arn:aws:sqs:us-east-1:000000000000:dlq",
+        );
+    let err = Template::parse(&text, &BTreeMap::new(), &Deployment::default()).unwrap_err();
+    assert!(matches!(&err, TemplateError::Unsupported(_)), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("OnFailure destination arn:aws:sqs"),
+        "{message}"
+    );
+    assert!(message.contains("SQS and SNS are not"), "{message}");
+
+    let text = std::fs::read_to_string(fixture_template())
+        .unwrap()
+        .replace(
+            "BatchSize: 10",
+            "BatchSize: 10\n            FilterCriteria: {Filters: []}",
+        );
+    let err = Template::parse(&text, &BTreeMap::new(), &Deployment::default()).unwrap_err();
+    assert!(err.to_string().contains("property FilterCriteria"), "{err}");
+}
