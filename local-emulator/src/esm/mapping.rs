@@ -21,9 +21,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::EsmOptions;
-use super::client::{self, IteratorStart};
+use super::client::IteratorStart;
 use super::records::{EventContext, Record};
 use super::slot::{Slot, SlotMessage};
+use super::source::ShardSource;
 use crate::Emulator;
 use crate::template::{FunctionSpec, KinesisEventSpec, StartingPosition};
 
@@ -78,6 +79,7 @@ pub struct Mapping {
     /// Counters.
     pub counters: Counters,
     shards: Mutex<BTreeMap<String, ShardStatus>>,
+    source: Arc<dyn ShardSource>,
     stopped: AtomicBool,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -87,6 +89,7 @@ impl Mapping {
     /// emulator cannot honour.
     pub fn start(
         emulator: &Arc<Emulator>,
+        source: Arc<dyn ShardSource>,
         function: &FunctionSpec,
         spec: KinesisEventSpec,
         options: EsmOptions,
@@ -104,6 +107,7 @@ impl Mapping {
             options,
             counters: Counters::default(),
             shards: Mutex::new(BTreeMap::new()),
+            source,
             stopped: AtomicBool::new(false),
             task: Mutex::new(None),
         });
@@ -137,7 +141,7 @@ impl Mapping {
             if self.is_stopped() {
                 break;
             }
-            match client::list_shards(&emulator, &self.spec.stream_name).await {
+            match self.source.list_shards(&self.spec.stream_name).await {
                 Ok(shards) => {
                     let ids: HashSet<String> = shards.iter().map(|s| s.id.clone()).collect();
                     let initial = initial.get_or_insert_with(|| ids.clone());
@@ -217,7 +221,9 @@ impl Mapping {
                     let from = last_read
                         .clone()
                         .map_or_else(|| start.clone(), IteratorStart::After);
-                    match client::iterator(&emulator, &self.spec.stream_name, &shard_id, &from)
+                    match self
+                        .source
+                        .iterator(&self.spec.stream_name, &shard_id, &from)
                         .await
                     {
                         Ok(it) => it,
@@ -229,7 +235,7 @@ impl Mapping {
                     }
                 }
             };
-            let page = match client::get_records(&emulator, &it, 10_000).await {
+            let page = match self.source.get_records(&it, 10_000).await {
                 Ok(p) => p,
                 Err(e) => {
                     // Expired iterators are re-acquired after the last record read;

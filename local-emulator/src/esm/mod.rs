@@ -9,7 +9,8 @@
 //!   retries, bisection, partial-batch responses, record age, tumbling windows.
 //! - [`records`] — records, the event JSON, and the verdict on a response.
 //! - [`destination`] — OnFailure records written to S3.
-//! - [`client`] — the Kinesis calls the readers make.
+//! - [`client`] — the Kinesis calls the readers make; [`source`] the seam between
+//!   readers and Kinesis; [`memory`] an in-memory shard log for tests.
 //!
 //! ## Supported properties
 //! BatchSize, MaximumBatchingWindowInSeconds, StartingPosition (TRIM_HORIZON, LATEST,
@@ -23,8 +24,10 @@
 pub mod client;
 pub mod destination;
 pub mod mapping;
+pub mod memory;
 pub mod records;
 pub mod slot;
+pub mod source;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,7 +84,14 @@ impl EventSourceMappings {
         let mut mappings = Vec::new();
         for f in &template.functions {
             for spec in &f.kinesis {
-                mappings.push(Mapping::start(emulator, f, spec.clone(), options.clone())?);
+                let source = Arc::new(source::KinesisSource(Arc::clone(emulator)));
+                mappings.push(Mapping::start(
+                    emulator,
+                    source,
+                    f,
+                    spec.clone(),
+                    options.clone(),
+                )?);
             }
         }
         Ok(Arc::new(Self { mappings }))

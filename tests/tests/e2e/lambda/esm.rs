@@ -1,1 +1,548 @@
-//! Kinesis event source mappings (need the Kinesis service from main).
+//! Kinesis event source mapping semantics with the real fixture binary.
+//!
+//! The mapping reads from an in-memory shard log (`esm::memory::MemoryStream`) so these
+//! tests pin the delivery semantics independently of the Kinesis service;
+//! `mapping_reads_the_emulators_kinesis_stream` runs the same path against the
+//! emulator's Kinesis service when that service is present.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use shardwise_emulator::Emulator;
+use shardwise_emulator::esm::memory::MemoryStream;
+use shardwise_emulator::esm::{EsmOptions, Mapping};
+use shardwise_emulator::lambda::FaultSettings;
+use shardwise_emulator::template::KinesisEventSpec;
+use shardwise_emulator::template::events::OnFailure;
+
+use super::support::{
+    batches, emulator, eventually, function_spec, kinesis_spec, recorded, recorder, scratch,
+};
+
+fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+fn put_all(stream: &MemoryStream, key: &str, datas: &[&str]) {
+    for d in datas {
+        stream.put(key, d.as_bytes(), now_secs());
+    }
+}
+
+fn names(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+fn start(em: &Arc<Emulator>, stream: &Arc<MemoryStream>, spec: KinesisEventSpec) -> Arc<Mapping> {
+    Mapping::start(
+        em,
+        stream.clone(),
+        &function_spec("f"),
+        spec,
+        EsmOptions::fast(),
+    )
+    .unwrap()
+}
+
+async fn wait_for_batches(path: &std::path::Path, n: usize) -> Vec<Vec<String>> {
+    let ok = eventually(Duration::from_secs(30), || batches(path).len() >= n).await;
+    // Settle: prove nothing *more* is delivered than expected.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = batches(path);
+    assert!(ok, "expected {n} batches, got {got:?}");
+    got
+}
+
+#[tokio::test]
+async fn batch_size_is_honoured_and_records_arrive_in_order() {
+    let dir = scratch("batchsize");
+    let (_env, em) = emulator(&dir, FaultSettings::default()).await;
+    let rec = dir.join("rec");
+    recorder(&em, "f", &rec, &[], Duration::from_secs(5), None);
+    let stream = Arc::new(MemoryStream::new(1));
+    let data = names("r", 25);
+    put_all(
+        &stream,
+        "k",
+        &data.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let m = start(
+        &em,
+        &stream,
+        KinesisEventSpec {
+            batch_size: 10,
+            ..kinesis_spec()
+        },
+    );
+    let got = wait_for_batches(&rec, 3).await;
+    assert_eq!(got.iter().map(Vec::len).collect::<Vec<_>>(), [10, 10, 5]);
+    assert_eq!(got.concat(), data);
+    let metrics = m.metrics_json();
+    assert_eq!(metrics["records_succeeded"], 25);
+    assert_eq!(
+        metrics["shards"]["shardId-000000000000"]["checkpoint"]
+            .as_str()
+            .unwrap()
+            .len(),
+        56
+    );
+    m.stop();
+}
+
+#[tokio::test]
+async fn the_batching_window_gathers_records_that_arrive_within_it() {
+    let dir = scratch("window");
+    let (_env, em) = emulator(&dir, FaultSettings::default()).await;
+    let rec = dir.join("rec");
+    recorder(&em, "f", &rec, &[], Duration::from_secs(5), None);
+    let stream = Arc::new(MemoryStream::new(1));
+    let m = start(
+        &em,
+        &stream,
+        KinesisEventSpec {
+            maximum_batching_window_secs: 2,
+            ..kinesis_spec()
+        },
+    );
+    for d in ["a", "b", "c"] {
+        stream.put("k", d.as_bytes(), now_secs());
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let got = wait_for_batches(&rec, 1).await;
+    assert_eq!(
+        got,
+        [["a", "b", "c"]],
+        "one invocation after the window, not three"
+    );
+    m.stop();
+}
+
+#[tokio::test]
+async fn a_function_error_blocks_the_shard_and_order_is_preserved() {
+    let dir = scratch("blocks");
+    let (_env, em) = emulator(&dir, FaultSettings::default()).await;
+    let rec = dir.join("rec");
+    recorder(
+        &em,
+        "f",
+        &rec,
+        &[("FAIL_ON_DATA", "r5"), ("FAIL_TIMES", "2")],
+        Duration::from_secs(5),
+        None,
+    );
+    let stream = Arc::new(MemoryStream::new(1));
+    let data = names("r", 10);
+    put_all(
+        &stream,
+        "k",
+        &data.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let m = start(
+        &em,
+        &stream,
+        KinesisEventSpec {
+            batch_size: 3,
+            ..kinesis_spec()
+        },
+    );
+    let got = wait_for_batches(&rec, 6).await;
+    let expected: Vec<Vec<&str>> = vec![
+        vec!["r0", "r1", "r2"],
+        vec!["r3", "r4", "r5"],
+        vec!["r3", "r4", "r5"],
+        vec!["r3", "r4", "r5"],
+        vec!["r6", "r7", "r8"],
+        vec!["r9"],
+    ];
+    assert_eq!(got, expected);
+    assert_eq!(m.metrics_json()["function_errors"], 2);
+    assert_eq!(m.metrics_json()["retries"], 2);
+    m.stop();
+}
+
+#[tokio::test]
+async fn bisection_splits_a_failing_batch_until_the_poison_record_is_isolated() {
+    let dir = scratch("bisect");
+    let (_env, em) = emulator(&dir, FaultSettings::default()).await;
+    let rec = dir.join("rec");
+    recorder(
+        &em,
+        "f",
+        &rec,
+        &[("FAIL_ON_DATA", "r2")],
+        Duration::from_secs(5),
+        None,
+    );
+    let stream = Arc::new(MemoryStream::new(1));
+    put_all(&stream, "k", &["r0", "r1", "r2", "r3"]);
+    let m = start(
+        &em,
+        &stream,
+        KinesisEventSpec {
+            bisect_on_error: true,
+            maximum_retry_attempts: 1,
+            ..kinesis_spec()
+        },
+    );
+    let got = wait_for_batches(&rec, 6).await;
+    let expected: Vec<Vec<&str>> = vec![
+        vec!["r0", "r1", "r2", "r3"],
+        vec!["r0", "r1"],
+        vec!["r2", "r3"],
+        vec!["r2"],
+        vec!["r2"],
+        vec!["r3"],
+    ];
+    assert_eq!(got, expected);
+    let metrics = m.metrics_json();
+    assert_eq!(metrics["bisections"], 2);
+    assert_eq!(metrics["records_discarded"], 1);
+    assert_eq!(metrics["records_succeeded"], 3);
+    m.stop();
+}
+
+#[tokio::test]
+async fn report_batch_item_failures_resumes_from_the_lowest_failed_record_and_never_skips_one() {
+    let dir = scratch("partial");
+    let (_env, em) = emulator(&dir, FaultSettings::default()).await;
+    let rec = dir.join("rec");
+    recorder(
+        &em,
+        "f",
+        &rec,
+        &[
+            ("FAIL_ON_DATA", "r2"),
+            ("FAIL_TIMES", "1"),
+            ("REPORT_FAILURES", "1"),
+        ],
+        Duration::from_secs(5),
+        None,
+    );
+    let stream = Arc::new(MemoryStream::new(1));
+    put_all(&stream, "k", &["r0", "r1", "r2", "r3", "r4"]);
+    let m = start(
+        &em,
+        &stream,
+        KinesisEventSpec {
+            report_batch_item_failures: true,
+            ..kinesis_spec()
+        },
+    );
+    let got = wait_for_batches(&rec, 2).await;
+    let expected: Vec<Vec<&str>> = vec![vec!["r0", "r1", "r2", "r3", "r4"], vec!["r2", "r3", "r4"]];
+    assert_eq!(got, expected);
+    assert_eq!(m.metrics_json()["partial_failures"], 1);
+    m.stop();
+}
+
+#[tokio::test]
+async fn a_malformed_item_identifier_fails_the_whole_batch() {
+    let dir = scratch("malformed");
+    let (_env, em) = emulator(&dir, FaultSettings::default()).await;
+    let rec = dir.join("rec");
+    recorder(
+        &em,
+        "f",
+        &rec,
+        &[
+            ("FAIL_ON_DATA", "r2"),
+            ("FAIL_TIMES", "1"),
+            ("REPORT_FAILURES", "1"),
+            ("MALFORMED_FAILURES", "1"),
+        ],
+        Duration::from_secs(5),
+        None,
+    );
+    let stream = Arc::new(MemoryStream::new(1));
+    put_all(&stream, "k", &["r0", "r1", "r2", "r3"]);
+    let m = start(
+        &em,
+        &stream,
+        KinesisEventSpec {
+            report_batch_item_failures: true,
+            ..kinesis_spec()
+        },
+    );
+    let got = wait_for_batches(&rec, 2).await;
+    assert_eq!(got[0], got[1], "the whole batch is re-delivered");
+    assert_eq!(got.len(), 2);
+    m.stop();
+}
+
+#[tokio::test]
+async fn on_failure_is_used_after_maximum_retry_attempts_and_the_shard_moves_on() {
+    let dir = scratch("onfailure");
+    let (_env, em) = emulator(&dir, FaultSettings::default()).await;
+    let rec = dir.join("rec");
+    recorder(
+        &em,
+        "f",
+        &rec,
+        &[("FAIL_ON_DATA", "r1")],
+        Duration::from_secs(5),
+        None,
+    );
+    let stream = Arc::new(MemoryStream::new(1));
+    put_all(&stream, "k", &["r0", "r1", "r2", "r3"]);
+    let m = start(
+        &em,
+        &stream,
+        KinesisEventSpec {
+            batch_size: 2,
+            maximum_retry_attempts: 2,
+            on_failure: Some(OnFailure::S3Bucket("failed".into())),
+            ..kinesis_spec()
+        },
+    );
+    let got = wait_for_batches(&rec, 4).await;
+    let expected: Vec<Vec<&str>> = vec![
+        vec!["r0", "r1"],
+        vec!["r0", "r1"],
+        vec!["r0", "r1"],
+        vec!["r2", "r3"],
+    ];
+    assert_eq!(got, expected, "1 try + 2 retries, then the shard moves on");
+    let metrics = m.metrics_json();
+    assert_eq!(metrics["records_discarded"], 2);
+    // The failure record goes to S3 through the S3 service (written, or counted as a
+    // write error while this build's S3 is a placeholder).
+    let sent = metrics["on_failure_sent"].as_u64().unwrap();
+    let errors = metrics["on_failure_errors"].as_u64().unwrap();
+    assert_eq!(sent + errors, 1, "{metrics}");
+    m.stop();
+}
+
+#[tokio::test]
+async fn parallelization_runs_slots_concurrently_and_keeps_per_key_order() {
+    let dir = scratch("parallel");
+    let (_env, em) = emulator(&dir, FaultSettings::default()).await;
+    let rec = dir.join("rec");
+    let f = recorder(
+        &em,
+        "f",
+        &rec,
+        &[("SLEEP_MS", "100")],
+        Duration::from_secs(5),
+        None,
+    );
+    let stream = Arc::new(MemoryStream::new(1));
+    for i in 0..20 {
+        for k in 0..8 {
+            stream.put(
+                &format!("key{k}"),
+                format!("key{k}-{i:02}").as_bytes(),
+                now_secs(),
+            );
+        }
+    }
+    let m = start(
+        &em,
+        &stream,
+        KinesisEventSpec {
+            batch_size: 5,
+            parallelization_factor: 4,
+            ..kinesis_spec()
+        },
+    );
+    assert!(
+        eventually(Duration::from_secs(60), || batches(&rec).concat().len()
+            >= 160)
+        .await
+    );
+    let all = batches(&rec).concat();
+    assert_eq!(all.len(), 160, "each record exactly once without failures");
+    for k in 0..8 {
+        let prefix = format!("key{k}-");
+        let seen: Vec<&String> = all.iter().filter(|d| d.starts_with(&prefix)).collect();
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(seen, sorted, "key{k} out of order");
+        assert_eq!(seen.len(), 20);
+    }
+    assert!(
+        f.counter("cold_starts") > 1,
+        "slots ran concurrently in several environments"
+    );
+    m.stop();
+}
+
+#[tokio::test]
+async fn a_killed_process_is_replaced_and_its_batch_redelivered() {
+    let dir = scratch("killed");
+    let (_env, em) = emulator(&dir, FaultSettings::default()).await;
+    let rec = dir.join("rec");
+    let f = recorder(
+        &em,
+        "f",
+        &rec,
+        &[("EXIT_ON_DATA", "r3")],
+        Duration::from_secs(5),
+        None,
+    );
+    let stream = Arc::new(MemoryStream::new(1));
+    put_all(&stream, "k", &["r0", "r1", "r2", "r3", "r4"]);
+    let m = start(&em, &stream, kinesis_spec());
+    let got = wait_for_batches(&rec, 2).await;
+    assert_eq!(got[0], got[1]);
+    assert_eq!(got.len(), 2);
+    let pids: Vec<_> = recorded(&rec).iter().map(|l| l["pid"].clone()).collect();
+    assert_ne!(pids[0], pids[1], "re-delivered to a new process");
+    assert_eq!(f.counter("process_exits"), 1);
+    assert_eq!(m.metrics_json()["function_errors"], 1);
+    m.stop();
+}
+
+#[tokio::test]
+async fn a_timeout_kills_the_invocation_and_the_batch_is_retried() {
+    let dir = scratch("esmtimeout");
+    let (_env, em) = emulator(&dir, FaultSettings::default()).await;
+    let rec = dir.join("rec");
+    let f = recorder(
+        &em,
+        "f",
+        &rec,
+        &[("SLEEP_ON_DATA", "r1"), ("SLEEP_MS", "5000")],
+        Duration::from_secs(1),
+        None,
+    );
+    let stream = Arc::new(MemoryStream::new(1));
+    put_all(&stream, "k", &["r0", "r1", "r2"]);
+    let m = start(&em, &stream, kinesis_spec());
+    let got = wait_for_batches(&rec, 2).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0], got[1]);
+    assert_eq!(f.counter("timeouts"), 1);
+    m.stop();
+}
+
+#[tokio::test]
+async fn parent_shards_are_drained_before_their_children() {
+    let dir = scratch("reshard");
+    let (_env, em) = emulator(&dir, FaultSettings::default()).await;
+    let rec = dir.join("rec");
+    recorder(
+        &em,
+        "f",
+        &rec,
+        &[("SLEEP_MS", "50")],
+        Duration::from_secs(5),
+        None,
+    );
+    let stream = Arc::new(MemoryStream::new(1));
+    for i in 0..6 {
+        stream.put_to(
+            "shardId-000000000000",
+            "k",
+            format!("parent{i}").as_bytes(),
+            now_secs(),
+        );
+    }
+    let children = stream.split("shardId-000000000000");
+    for (c, child) in children.iter().enumerate() {
+        for i in 0..3 {
+            stream.put_to(child, "k", format!("child{c}-{i}").as_bytes(), now_secs());
+        }
+    }
+    let m = start(
+        &em,
+        &stream,
+        KinesisEventSpec {
+            batch_size: 2,
+            ..kinesis_spec()
+        },
+    );
+    assert!(
+        eventually(Duration::from_secs(30), || batches(&rec).concat().len()
+            >= 12)
+        .await
+    );
+    let all = batches(&rec).concat();
+    let last_parent = all.iter().rposition(|d| d.starts_with("parent")).unwrap();
+    let first_child = all.iter().position(|d| d.starts_with("child")).unwrap();
+    assert!(last_parent < first_child, "{all:?}");
+    assert_eq!(all.len(), 12);
+    assert_eq!(
+        m.metrics_json()["shards"]["shardId-000000000000"]["finished"],
+        true
+    );
+    m.stop();
+}
+
+#[tokio::test]
+async fn tumbling_windows_carry_state_and_end_with_a_final_invoke() {
+    let dir = scratch("tumbling");
+    let (_env, em) = emulator(&dir, FaultSettings::default()).await;
+    let rec = dir.join("rec");
+    recorder(&em, "f", &rec, &[], Duration::from_secs(5), None);
+    let stream = Arc::new(MemoryStream::new(1));
+    // Two windows of 60 s, long past (1_000_000_020 is a multiple of 60): three
+    // records in the first, one in the second.
+    for (d, t) in [
+        ("a", 1_000_000_020.0),
+        ("b", 1_000_000_030.0),
+        ("c", 1_000_000_040.0),
+        ("d", 1_000_000_090.0),
+    ] {
+        stream.put("k", d.as_bytes(), t);
+    }
+    let m = start(
+        &em,
+        &stream,
+        KinesisEventSpec {
+            tumbling_window_secs: 60,
+            batch_size: 2,
+            ..kinesis_spec()
+        },
+    );
+    let ok = eventually(Duration::from_secs(30), || recorded(&rec).len() >= 5).await;
+    assert!(ok, "{:?} {}", recorded(&rec), m.metrics_json());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let lines = recorded(&rec);
+    let summary: Vec<(usize, bool, serde_json::Value)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["records"].as_array().unwrap().len(),
+                l["final"].as_bool().unwrap(),
+                l["state"].clone(),
+            )
+        })
+        .collect();
+    use serde_json::json;
+    assert_eq!(
+        summary,
+        vec![
+            (2, false, json!({})),
+            (1, false, json!({"count": 2})),
+            (0, true, json!({"count": 3})),
+            (1, false, json!({})),
+            (0, true, json!({"count": 1})),
+        ]
+    );
+    assert_eq!(lines[0]["window"]["start"], "2001-09-09T01:47:00.000Z");
+    assert_eq!(lines[0]["window"]["end"], "2001-09-09T01:48:00.000Z");
+    m.stop();
+}
+
+#[tokio::test]
+async fn injected_duplicate_deliveries_are_counted() {
+    let dir = scratch("dupes");
+    let faults = FaultSettings {
+        duplicate_probability: 1.0,
+        ..FaultSettings::default()
+    };
+    let (_env, em) = emulator(&dir, faults).await;
+    let rec = dir.join("rec");
+    recorder(&em, "f", &rec, &[], Duration::from_secs(5), None);
+    let stream = Arc::new(MemoryStream::new(1));
+    put_all(&stream, "k", &["r0", "r1"]);
+    let m = start(&em, &stream, kinesis_spec());
+    let got = wait_for_batches(&rec, 2).await;
+    assert_eq!(got, vec![vec!["r0", "r1"], vec!["r0", "r1"]]);
+    assert_eq!(m.metrics_json()["duplicates_injected"], 1);
+    assert_eq!(em.lambda.metrics()["f"]["faults"]["duplicates"], 1);
+    m.stop();
+}

@@ -110,3 +110,54 @@ pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bo
     }
     check()
 }
+
+/// A Kinesis mapping spec with AWS's defaults, TRIM_HORIZON, on stream `s`.
+pub fn kinesis_spec() -> shardwise_emulator::template::KinesisEventSpec {
+    shardwise_emulator::template::KinesisEventSpec {
+        name: "Stream".into(),
+        stream_arn: "arn:aws:kinesis:us-east-1:000000000000:stream/s".into(),
+        stream_name: "s".into(),
+        starting_position: shardwise_emulator::template::StartingPosition::TrimHorizon,
+        batch_size: 100,
+        maximum_batching_window_secs: 0,
+        parallelization_factor: 1,
+        maximum_retry_attempts: -1,
+        maximum_record_age_secs: -1,
+        bisect_on_error: false,
+        report_batch_item_failures: false,
+        tumbling_window_secs: 0,
+        on_failure: None,
+        enabled: true,
+    }
+}
+
+/// The function spec a mapping needs (name, ARN, role).
+pub fn function_spec(name: &str) -> shardwise_emulator::template::FunctionSpec {
+    shardwise_emulator::template::FunctionSpec {
+        logical_id: name.into(),
+        name: name.into(),
+        arn: format!("arn:aws:lambda:us-east-1:000000000000:function:{name}"),
+        role_arn: "arn:aws:iam::000000000000:role/test".into(),
+        code_uri: ".".into(),
+        binary: "fixture-recorder".into(),
+        timeout_secs: 5,
+        memory_mb: 256,
+        reserved_concurrency: None,
+        environment: BTreeMap::new(),
+        kinesis: Vec::new(),
+    }
+}
+
+/// The data strings of each Kinesis batch the recorder saw, in delivery order.
+pub fn batches(path: &Path) -> Vec<Vec<String>> {
+    recorded(path)
+        .into_iter()
+        .filter_map(|l| {
+            l.get("records").and_then(Value::as_array).map(|rs| {
+                rs.iter()
+                    .map(|r| r["data"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+        })
+        .collect()
+}
