@@ -52,6 +52,61 @@ async fn up_builds_and_runs_the_templates_function_with_resolved_environment() {
     assert_eq!(stack.schedules.next_firings().len(), 1);
     assert_eq!(stack.mappings.mappings().len(), 1);
     assert_eq!(stack.mappings.mappings()[0].spec.batch_size, 10);
+
+    // The template's nightly cron fires when the clock is advanced past 02:00 UTC.
+    let now = em
+        .clock
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let next_two_am = (now / 86_400) * 86_400 + 2 * 3_600;
+    let next_two_am = if next_two_am <= now {
+        next_two_am + 86_400
+    } else {
+        next_two_am
+    };
+    let advance = next_two_am - now + 1;
+    let r = raw_http::request(
+        &env.authority(),
+        "POST",
+        "/_shardwise/clock",
+        &[],
+        format!("{{\"advance_seconds\": {advance}}}").as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let rec = dir.join("rec");
+    let fired = super::support::eventually(std::time::Duration::from_secs(20), || {
+        super::support::recorded(&rec)
+            .iter()
+            .any(|l| l["event"]["detail-type"] == "Scheduled Event")
+    })
+    .await;
+    assert!(fired, "{:?}", super::support::recorded(&rec));
+
+    let metrics = raw_http::request(&env.authority(), "GET", "/_shardwise/metrics", &[], b"")
+        .await
+        .unwrap()
+        .json();
+    assert!(
+        metrics["lambda"]["fixture-recorder-test"]["invocations"]
+            .as_u64()
+            .unwrap()
+            >= 2,
+        "{metrics}"
+    );
+    let schedules = &metrics["lambda_layer"]["schedules"];
+    assert_eq!(
+        schedules["fixture-recorder-test-Nightly"]["fired"], 1,
+        "{metrics}"
+    );
+    let mappings = &metrics["lambda_layer"]["event_source_mappings"];
+    assert_eq!(
+        mappings[0]["function"], "fixture-recorder-test",
+        "{metrics}"
+    );
     stack.stop(&em);
 }
 
