@@ -70,6 +70,9 @@ struct UpArgs {
     /// Delay applied to delayed invocations.
     #[arg(long, default_value_t = 500)]
     fault_delay_ms: u64,
+    /// Load and check the template, print what would run, and exit.
+    #[arg(long)]
+    dry_run: bool,
     #[command(flatten)]
     knobs: Knobs,
 }
@@ -159,6 +162,10 @@ async fn up_command(args: UpArgs) -> anyhow::Result<()> {
     let template = Template::load(&args.template, &overrides, &deployment)?;
     for note in &template.not_emulated {
         eprintln!("NOT EMULATED: {note}");
+    }
+    if args.dry_run {
+        print!("{}", shardwise_emulator::up::plan(&template)?);
+        return Ok(());
     }
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
     let addr: SocketAddr = listener.local_addr()?;

@@ -159,6 +159,69 @@ pub async fn up(
     })
 }
 
+/// A human-readable list of what `up` would create and run; fails on an invalid
+/// schedule expression, as `up` would.
+pub fn plan(template: &Template) -> Result<String, UpError> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for s in &template.streams {
+        let _ = writeln!(
+            out,
+            "stream   {} ({} shards, {} h retention)",
+            s.name, s.shard_count, s.retention_hours
+        );
+    }
+    for t in &template.tables {
+        let _ = writeln!(out, "table    {}", t.name);
+    }
+    for b in &template.buckets {
+        let _ = writeln!(out, "bucket   {}", b.name);
+    }
+    for f in &template.functions {
+        let _ = writeln!(
+            out,
+            "function {} (binary {} from {}, timeout {} s, memory {} MB, reserved concurrency {:?})",
+            f.name,
+            f.binary,
+            template.base_dir.join(&f.code_uri).display(),
+            f.timeout_secs,
+            f.memory_mb,
+            f.reserved_concurrency
+        );
+        for (k, v) in &f.environment {
+            let _ = writeln!(out, "           env {k}={v}");
+        }
+        for k in &f.kinesis {
+            let _ = writeln!(
+                out,
+                "           kinesis {} <- {} ({:?}, batch {}, window {} s, parallelization {}, retries {}, max age {}, bisect {}, report failures {}, tumbling {} s, on failure {:?}, enabled {})",
+                k.name,
+                k.stream_name,
+                k.starting_position,
+                k.batch_size,
+                k.maximum_batching_window_secs,
+                k.parallelization_factor,
+                k.maximum_retry_attempts,
+                k.maximum_record_age_secs,
+                k.bisect_on_error,
+                k.report_batch_item_failures,
+                k.tumbling_window_secs,
+                k.on_failure,
+                k.enabled
+            );
+        }
+    }
+    for s in &template.schedules {
+        crate::schedule::Expression::parse(&s.expression)?;
+        let _ = writeln!(
+            out,
+            "schedule {} -> {} {} (enabled {})",
+            s.name, s.function, s.expression, s.enabled
+        );
+    }
+    Ok(out)
+}
+
 /// The function's runtime configuration.
 pub fn function_config(f: &FunctionSpec, binary: PathBuf) -> FunctionConfig {
     FunctionConfig {

@@ -128,6 +128,7 @@ pub(super) fn extract(
         }
     }
     let mut mappings = Vec::new();
+    let mut no_effect: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (id, res) in resources {
         if let Some(Value::String(cond)) = res.get("Condition")
             && !scope.condition(cond)?
@@ -136,12 +137,13 @@ pub(super) fn extract(
         }
         let ty = res.get("Type").and_then(Value::as_str).unwrap_or_default();
         if !RUN_TYPES.contains(&ty) {
-            let note = if NO_EFFECT_TYPES.contains(&ty) {
-                format!("{id} ({ty}): accepted, no local effect")
+            if NO_EFFECT_TYPES.contains(&ty) {
+                no_effect.entry(ty).or_default().push(id.as_str());
             } else {
-                format!("{id} ({ty}): resource type not emulated")
-            };
-            template.not_emulated.push(note);
+                template
+                    .not_emulated
+                    .push(format!("{id} ({ty}): resource type not emulated"));
+            }
             continue;
         }
         let raw_props = res.get("Properties").cloned().unwrap_or(json!({}));
@@ -189,6 +191,12 @@ pub(super) fn extract(
             _ => {}
         }
     }
+    for (ty, ids) in no_effect {
+        template.not_emulated.push(format!(
+            "{ty} accepted with no local effect: {}",
+            ids.join(", ")
+        ));
+    }
     for (id, props) in mappings {
         event_source_mapping(&id, props, &mut template)?;
     }
@@ -229,6 +237,35 @@ const RUN_TYPES: &[&str] = &[
     "AWS::Lambda::EventSourceMapping",
 ];
 
+/// Function properties the emulator acts on.
+const FUNCTION_PROPERTIES_RUN: &[&str] = &[
+    "FunctionName",
+    "CodeUri",
+    "Handler",
+    "Runtime",
+    "Timeout",
+    "MemorySize",
+    "ReservedConcurrentExecutions",
+    "Environment",
+    "Events",
+    "Role",
+];
+
+/// Function properties that only matter on AWS (permissions, packaging, observability).
+const FUNCTION_PROPERTIES_NO_EFFECT: &[&str] = &[
+    "Architectures",
+    "Policies",
+    "Tracing",
+    "Description",
+    "Tags",
+    "LoggingConfig",
+    "PermissionsBoundary",
+    "RolePath",
+    "KmsKeyArn",
+    "EphemeralStorage",
+    "PackageType",
+];
+
 /// Types that only matter for permissions or observability on AWS: listed, not run.
 const NO_EFFECT_TYPES: &[&str] = &[
     "AWS::IAM::Role",
@@ -236,6 +273,7 @@ const NO_EFFECT_TYPES: &[&str] = &[
     "AWS::IAM::ManagedPolicy",
     "AWS::Lambda::Permission",
     "AWS::Logs::LogGroup",
+    "AWS::S3::BucketPolicy",
 ];
 
 fn parameters(
@@ -458,6 +496,19 @@ fn function(
         environment,
         kinesis: Vec::new(),
     };
+    for key in props.keys() {
+        if FUNCTION_PROPERTIES_RUN.contains(&key.as_str()) {
+            continue;
+        }
+        // Permission/packaging/observability properties change nothing locally and are
+        // documented in FUNCTION_PROPERTIES_NO_EFFECT; listing them would bury the notes
+        // that matter.
+        if !FUNCTION_PROPERTIES_NO_EFFECT.contains(&key.as_str()) {
+            template
+                .not_emulated
+                .push(format!("{id}: property {key} not emulated"));
+        }
+    }
     if let Some(Value::Object(evs)) = props.get("Events") {
         for (ev_name, ev) in evs {
             let ty = ev.get("Type").and_then(Value::as_str).unwrap_or_default();

@@ -50,6 +50,7 @@ Resources:
       Runtime: provided.al2023
       Timeout: 30
       ReservedConcurrentExecutions: 2
+      FunctionUrlConfig: {AuthType: NONE}
       Environment:
         Variables:
           TABLE: !Ref State
@@ -151,6 +152,10 @@ fn everything_not_emulated_is_listed() {
     let notes = t.not_emulated.join("\n");
     assert!(notes.contains("Queue (AWS::SQS::Queue)"), "{notes}");
     assert!(notes.contains("event Api of type Api"), "{notes}");
+    assert!(
+        notes.contains("Worker: property FunctionUrlConfig not emulated"),
+        "{notes}"
+    );
 }
 
 #[test]

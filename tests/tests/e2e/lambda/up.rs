@@ -136,3 +136,24 @@ async fn an_unsupported_template_feature_produces_a_clear_start_up_message() {
     let err = Template::parse(&text, &BTreeMap::new(), &Deployment::default()).unwrap_err();
     assert!(err.to_string().contains("property FilterCriteria"), "{err}");
 }
+
+#[test]
+fn the_dry_run_plan_lists_every_resource_mapping_and_schedule() {
+    let template = Template::load(
+        &fixture_template(),
+        &BTreeMap::new(),
+        &Deployment::default(),
+    )
+    .unwrap();
+    let plan = shardwise_emulator::up::plan(&template).unwrap();
+    for expected in [
+        "stream   fixture-events-test (2 shards",
+        "table    fixture-state-test",
+        "bucket   fixture-failed-test",
+        "function fixture-recorder-test (binary fixture-recorder",
+        "kinesis Stream <- fixture-events-test (TrimHorizon, batch 10",
+        "schedule fixture-recorder-test-Nightly -> fixture-recorder-test cron(0 2 * * ? *)",
+    ] {
+        assert!(plan.contains(expected), "missing {expected:?} in\n{plan}");
+    }
+}
