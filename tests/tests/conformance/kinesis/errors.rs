@@ -100,6 +100,11 @@ async fn a_garbage_iterator_over_raw_http_is_a_400_and_the_server_keeps_serving(
 #[tokio::test]
 async fn errors_carry_the_aws_json_shape_and_content_type() {
     let env = TestEnv::start().await;
+    skip_on!(
+        env,
+        Moto,
+        "moto picks the service of an unsigned raw request from its SigV4 scope"
+    );
     let r = call(
         &env,
         "DescribeStreamSummary",
