@@ -721,3 +721,83 @@ async fn mapping_reads_the_emulators_kinesis_stream() {
     assert_eq!(seen, sequences);
     m.stop();
 }
+
+#[tokio::test]
+async fn after_split_shard_the_parent_is_drained_before_its_children_on_kinesis() {
+    use shardwise_emulator::esm::source::KinesisSource;
+    let dir = scratch("kinesissplit");
+    let (env, em) = emulator(&dir, FaultSettings::default()).await;
+    let kinesis = env.kinesis();
+    if let Err(e) = kinesis
+        .create_stream()
+        .stream_name("s")
+        .shard_count(1)
+        .send()
+        .await
+    {
+        eprintln!("SKIPPED: this build's Kinesis service cannot create streams yet: {e:?}");
+        return;
+    }
+    let put = |data: String| {
+        let kinesis = kinesis.clone();
+        async move {
+            kinesis
+                .put_record()
+                .stream_name("s")
+                .partition_key("same-key")
+                .data(aws_smithy_types::Blob::new(data))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    for i in 0..5 {
+        put(format!("parent{i}")).await;
+    }
+    kinesis
+        .split_shard()
+        .stream_name("s")
+        .shard_to_split("shardId-000000000000")
+        .new_starting_hash_key("170141183460469231731687303715884105728")
+        .send()
+        .await
+        .unwrap();
+    for i in 0..5 {
+        put(format!("child{i}")).await;
+    }
+    let rec = dir.join("rec");
+    recorder(
+        &em,
+        "f",
+        &rec,
+        &[("SLEEP_MS", "30")],
+        Duration::from_secs(5),
+        None,
+    );
+    let m = Mapping::start(
+        &em,
+        Arc::new(KinesisSource(em.clone())),
+        &function_spec("f"),
+        KinesisEventSpec {
+            batch_size: 2,
+            ..kinesis_spec()
+        },
+        EsmOptions::fast(),
+    )
+    .unwrap();
+    assert!(
+        eventually(Duration::from_secs(30), || batches(&rec).concat().len()
+            >= 10)
+        .await
+    );
+    let all = batches(&rec).concat();
+    let expected: Vec<String> = (0..5)
+        .map(|i| format!("parent{i}"))
+        .chain((0..5).map(|i| format!("child{i}")))
+        .collect();
+    assert_eq!(
+        all, expected,
+        "one key: parent records, then child records, in order"
+    );
+    m.stop();
+}

@@ -157,3 +157,61 @@ fn the_dry_run_plan_lists_every_resource_mapping_and_schedule() {
         assert!(plan.contains(expected), "missing {expected:?} in\n{plan}");
     }
 }
+
+#[tokio::test]
+async fn up_wires_the_templates_stream_to_its_function_end_to_end() {
+    fixture_binary();
+    let dir = scratch("upwired");
+    let (env, em) = emulator(&dir, FaultSettings::default()).await;
+    let rec = dir.join("rec");
+    let overrides: BTreeMap<String, String> =
+        [("RecordFile".to_owned(), rec.display().to_string())].into();
+    let template = Template::load(&fixture_template(), &overrides, &Deployment::default()).unwrap();
+    let options = UpOptions {
+        esm: shardwise_emulator::esm::EsmOptions::fast(),
+        ..UpOptions::default()
+    };
+    let stack = up(&em, template, &options).await.unwrap();
+    if !stack.warnings.iter().all(|w| !w.contains("Kinesis")) {
+        eprintln!(
+            "SKIPPED: this build has no Kinesis service: {:?}",
+            stack.warnings
+        );
+        return;
+    }
+    let kinesis = env.kinesis();
+    for i in 0..30 {
+        kinesis
+            .put_record()
+            .stream_name("fixture-events-test")
+            .partition_key(format!("key{}", i % 5))
+            .data(aws_smithy_types::Blob::new(format!("key{}-{i:02}", i % 5)))
+            .send()
+            .await
+            .unwrap();
+    }
+    let delivered = super::support::eventually(std::time::Duration::from_secs(30), || {
+        super::support::batches(&rec).concat().len() >= 30
+    })
+    .await;
+    let batches = super::support::batches(&rec);
+    assert!(delivered, "{batches:?}");
+    assert!(
+        batches.iter().all(|b| b.len() <= 10),
+        "BatchSize 10 honoured: {batches:?}"
+    );
+    let all = batches.concat();
+    for k in 0..5 {
+        let seen: Vec<&String> = all
+            .iter()
+            .filter(|d| d.starts_with(&format!("key{k}-")))
+            .collect();
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(seen, sorted, "per-key order");
+    }
+    let m = &stack.mappings.mappings()[0].metrics_json();
+    assert_eq!(m["records_succeeded"], 30, "{m}");
+    assert_eq!(m["shards"].as_object().unwrap().len(), 2, "{m}");
+    stack.stop(&em);
+}
