@@ -62,6 +62,8 @@ struct Env {
     kill: Arc<Notify>,
     /// It has asked for work at least once (its init succeeded).
     ready: bool,
+    /// A kill was requested; it must not take new work while it dies.
+    dying: bool,
 }
 
 #[derive(Debug, Default)]
@@ -203,7 +205,11 @@ impl Function {
 
     /// Reserves an environment slot if queued work outnumbers idle environments.
     fn claim_new_env(&self, state: &mut State) -> Option<(u64, Arc<Notify>)> {
-        let idle = state.envs.values().filter(|e| e.busy.is_none()).count();
+        let idle = state
+            .envs
+            .values()
+            .filter(|e| e.busy.is_none() && !e.dying)
+            .count();
         if state.queue.len() > idle
             && state.envs.len() < self.max_envs
             && !self.closed.load(Ordering::Relaxed)
@@ -216,6 +222,7 @@ impl Function {
                     busy: None,
                     kill: Arc::clone(&kill),
                     ready: false,
+                    dying: false,
                 },
             );
             Some((id, kill))
@@ -254,6 +261,9 @@ impl Function {
                 let mut guard = self.lock();
                 let state = &mut *guard;
                 let slot = state.envs.get_mut(&env)?;
+                if slot.dying {
+                    return None;
+                }
                 slot.ready = true;
                 if let Some(previous) = slot.busy.take() {
                     // Asking for more work without answering is a runtime bug; AWS
@@ -303,10 +313,12 @@ impl Function {
             let id = request_id.to_owned();
             tokio::spawn(async move {
                 tokio::time::sleep(after).await;
-                let state = me.lock();
+                let mut guard = me.lock();
+                let state = &mut *guard;
                 if let Some(f) = state.inflight.get(&id)
-                    && let Some(env) = state.envs.get(&f.env)
+                    && let Some(env) = state.envs.get_mut(&f.env)
                 {
+                    env.dying = true;
                     env.kill.notify_one();
                     me.faults.count_kill();
                     tracing::info!(function = %me.config.name, request_id = %id, "fault injection: killed the environment mid-invocation");
@@ -322,6 +334,7 @@ impl Function {
         };
         if let Some(env) = state.envs.get_mut(&f.env) {
             env.busy = None;
+            env.dying = true;
             env.kill.notify_one();
         }
         drop(state);
@@ -355,7 +368,8 @@ impl Function {
     /// `/init/error`: the environment failed to initialise; it will exit.
     pub fn init_failed(&self, env: u64, error: &Value) {
         tracing::warn!(function = %self.config.name, env, %error, "function init error");
-        if let Some(slot) = self.lock().envs.get(&env) {
+        if let Some(slot) = self.lock().envs.get_mut(&env) {
+            slot.dying = true;
             slot.kill.notify_one();
         }
     }

@@ -363,3 +363,39 @@ async fn injected_kills_fail_invocations_and_are_counted() {
     assert_eq!(faults["kills"], 1, "{faults}");
     assert_eq!(f.counter("process_exits"), 1);
 }
+
+#[tokio::test]
+async fn injected_delays_hold_invocations_back_and_are_counted() {
+    let dir = scratch("delays");
+    let faults = FaultSettings {
+        delay_probability: 1.0,
+        delay: Duration::from_millis(400),
+        ..FaultSettings::default()
+    };
+    let (_env, em) = emulator(&dir, faults).await;
+    recorder(
+        &em,
+        "late",
+        &dir.join("rec"),
+        &[],
+        Duration::from_secs(5),
+        None,
+    );
+    em.lambda
+        .invoke("late", payload(json!({})), Admission::Wait)
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let out = em
+        .lambda
+        .invoke("late", payload(json!({})), Admission::Wait)
+        .await
+        .unwrap();
+    assert!(!out.is_error());
+    assert!(
+        start.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(em.lambda.metrics()["late"]["faults"]["delays"], 2);
+}
