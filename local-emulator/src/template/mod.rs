@@ -7,6 +7,7 @@
 //! - [`resources`] — extraction of the resources the emulator runs (streams, tables,
 //!   buckets, functions with their events, rules, schedules) into typed specs, and the
 //!   list of everything it does not emulate.
+//! - `functions` — functions, their events, rules, schedules and standalone mappings.
 //! - [`events`] — a function's event sources (Kinesis, Schedule, ScheduleV2) with AWS's
 //!   parameter ranges validated.
 //!
@@ -23,6 +24,7 @@
 //! names and tests can predict them.
 
 pub mod events;
+mod functions;
 pub mod intrinsics;
 pub mod resources;
 pub mod yaml;

@@ -4,10 +4,11 @@
 //! - [`support`] — building the fixture, registering it, reading what it recorded.
 //! - [`invoke`] — Runtime API, Invoke API, timeouts, crashes, concurrency, logs, faults.
 //! - [`schedule`] — rate/cron schedules fired by the controlled clock.
-//! - [`esm`] — Kinesis event source mappings (need the Kinesis service).
+//! - [`esm_delivery`], [`esm_sources`] — Kinesis event source mappings.
 //! - [`up`] — template-driven start.
 
-mod esm;
+mod esm_delivery;
+mod esm_sources;
 mod invoke;
 mod schedule;
 mod support;
