@@ -34,7 +34,7 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::{Map, Value, json};
 
-use self::input::{Input, KResult, check_name, invalid_argument, validation};
+use self::input::{Body, Input, KResult, check_name, invalid_argument, validation};
 use self::stream::Stream;
 use crate::error::AwsJsonError;
 use crate::{Clock, Config};
@@ -80,7 +80,7 @@ impl Kinesis {
     /// Handles one JSON-protocol operation.
     pub async fn handle(&self, operation: &str, body: &[u8]) -> Result<Value, AwsJsonError> {
         // Unknown targets are refused before the body is looked at, as AWS does.
-        let op: fn(&Self, &Input) -> KResult<Value> = match operation {
+        let op: fn(&Self, &Input<'_>) -> KResult<Value> = match operation {
             "CreateStream" => Self::create_stream,
             "DeleteStream" => Self::delete_stream,
             "DescribeStream" => Self::describe_stream,
@@ -103,8 +103,8 @@ impl Kinesis {
                 ));
             }
         };
-        let input = Input::parse(body)?;
-        op(self, &input)
+        let body = Body::parse(body)?;
+        op(self, &body.input())
     }
 
     /// Drops every resource.
@@ -163,7 +163,7 @@ impl Kinesis {
 
     /// The stream named by `StreamName` and/or `StreamARN` (at least one is required;
     /// when both are given they must agree).
-    fn stream(&self, input: &Input) -> KResult<Arc<Stream>> {
+    fn stream(&self, input: &Input<'_>) -> KResult<Arc<Stream>> {
         let name = input.opt_str("StreamName")?;
         let arn = input.opt_str("StreamARN")?;
         if let Some(name) = name {
