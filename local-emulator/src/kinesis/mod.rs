@@ -22,6 +22,8 @@
 mod input;
 mod iterators;
 mod limits;
+#[cfg(test)]
+mod oracle_tests;
 mod records;
 mod resharding;
 mod sequence;
