@@ -11,6 +11,7 @@
 //! - `resharding` — SplitShard, MergeShards, UpdateShardCount.
 //! - `sequence` — AWS-like 56-digit sequence numbers.
 //! - `limits` — optional per-shard throughput quotas.
+//! - `oracle_tests` — seeded random puts/reshards checked against what was written.
 //!
 //! ## Why it is shaped this way
 //! The Lambda event-source poller calls GetRecords on many shards at once and the
