@@ -371,3 +371,59 @@ async fn injected_duplicate_deliveries_are_counted() {
     assert_eq!(em.lambda.metrics()["f"]["faults"]["duplicates"], 1);
     m.stop();
 }
+
+#[tokio::test]
+async fn seeded_process_kills_during_batches_cause_redelivery_until_every_record_succeeds() {
+    let dir = scratch("esmkills");
+    let faults = FaultSettings {
+        kill_probability: 1.0,
+        ..FaultSettings::default()
+    };
+    let (_env, em) = emulator(&dir, faults).await;
+    let rec = dir.join("rec");
+    // A 3 s timeout caps the kill moment at 2 s; a 1 s handler is killed when the
+    // seeded moment falls inside it (about half the time) and survives otherwise.
+    let f = recorder(
+        &em,
+        "f",
+        &rec,
+        &[("SLEEP_MS", "1000")],
+        Duration::from_secs(3),
+        None,
+    );
+    let stream = Arc::new(MemoryStream::new(1));
+    let data = names("r", 6);
+    put_all(
+        &stream,
+        "k",
+        &data.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let m = start(
+        &em,
+        &stream,
+        KinesisEventSpec {
+            batch_size: 2,
+            ..kinesis_spec()
+        },
+    );
+    let done = super::support::eventually(Duration::from_secs(90), || {
+        m.metrics_json()["records_succeeded"] == 6
+    })
+    .await;
+    let metrics = m.metrics_json();
+    assert!(done, "{metrics}");
+    let kills = em.lambda.metrics()["f"]["faults"]["kills"]
+        .as_u64()
+        .unwrap();
+    assert!(kills > 0, "the seeded run injected no kill");
+    assert_eq!(
+        metrics["function_errors"].as_u64().unwrap(),
+        kills,
+        "{metrics}"
+    );
+    assert_eq!(f.counter("process_exits"), kills);
+    // Every delivery, killed or not, was a prefix-ordered batch of the shard.
+    let delivered = super::support::batches(&rec);
+    assert_eq!(delivered.len() as u64, 3 + kills);
+    m.stop();
+}
