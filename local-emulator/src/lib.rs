@@ -15,15 +15,21 @@
 //! - [`metrics`] — per service/operation request, byte and error counters.
 //! - [`clock`] — the emulator's notion of "now", which tests and demos can speed up or
 //!   advance (iterator expiry, TTL and schedules all read it).
+//!   [`clock_api`] serves `GET/POST /_shardwise/clock` to read, advance or speed it.
 //! - [`lambda`] — real function binaries as processes behind the Runtime API, and the
-//!   Invoke API.
-//! - [`template`] — the SAM template model `up` starts from.
+//!   Invoke API (timeouts, crashes, reserved concurrency, logs, fault injection).
+//! - [`esm`] — Kinesis event source mappings with AWS's delivery semantics.
+//! - [`schedule`] — `rate()`/`cron()` schedules fired by the controllable clock.
+//! - [`template`] — the SAM template model `up` starts from; [`up`] brings a template
+//!   up (resources, function builds, schedules, mappings).
 //!
 //! ## Why these dependencies
 //! `axum`/`tokio` serve HTTP (a router is a value we can test without sockets);
 //! `quick-xml` writes and reads S3's XML; `md-5` routes Kinesis records and makes S3
 //! ETags; `crc32fast`/`crc32c`/`crc64fast-nvme`/`sha1`/`sha2` verify the checksums current
-//! SDKs attach to uploads; `time`/`httpdate` format the timestamps AWS uses.
+//! SDKs attach to uploads; `time`/`httpdate` format the timestamps AWS uses;
+//! `serde_norway` reads SAM templates with their CloudFormation YAML tags (see
+//! [`template`] for why this YAML crate).
 
 pub mod clock;
 pub mod clock_api;
