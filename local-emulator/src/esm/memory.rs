@@ -52,6 +52,7 @@ impl MemoryStream {
     }
 
     /// Appends a record to the open shard `pk` hashes to; returns (shard, sequence).
+    /// With no open shard nothing is stored and the shard id is empty.
     pub fn put(&self, partition_key: &str, data: &[u8], arrival: f64) -> (String, String) {
         let seq = {
             let mut n = self.next_seq.lock().unwrap_or_else(|e| e.into_inner());
@@ -60,7 +61,9 @@ impl MemoryStream {
         };
         let mut shards = self.lock();
         let open: Vec<usize> = (0..shards.len()).filter(|i| !shards[*i].closed).collect();
-        let pick = open[super::mapping::slot_of(partition_key, open.len())];
+        let Some(&pick) = open.get(super::mapping::slot_of(partition_key, open.len())) else {
+            return (String::new(), seq);
+        };
         let shard = &mut shards[pick];
         shard.records.push(Record {
             sequence_number: seq.clone(),

@@ -9,7 +9,8 @@
 //! exactly one of day-of-month/day-of-week is `?`; `L` and `W` in day-of-month; `L`
 //! and `#` in day-of-week (one `#` at most); `/` increments; times in UTC.
 //! `rate(value unit)`: positive integer, unit `minute|minutes|hour|hours|day|days`,
-//! singular exactly when the value is 1.
+//! singular exactly when the value is 1. `at(yyyy-mm-ddThh:mm:ss)` (Scheduler only) fires
+//! once; it is accepted for rules too, which AWS would reject.
 
 use std::time::Duration;
 
@@ -32,6 +33,8 @@ pub enum Expression {
     Rate(Duration),
     /// Fires at the matching minutes.
     Cron(Box<Cron>),
+    /// EventBridge Scheduler's one-time `at(yyyy-mm-ddThh:mm:ss)` (UTC).
+    At(OffsetDateTime),
 }
 
 /// A parsed `cron()` expression.
@@ -77,7 +80,7 @@ const MIN_YEAR: i32 = 1970;
 const MAX_YEAR: i32 = 2199;
 
 impl Expression {
-    /// Parses `rate(...)` or `cron(...)`.
+    /// Parses `rate(...)`, `cron(...)` or `at(...)`.
     pub fn parse(text: &str) -> Result<Self, ExpressionError> {
         let err = |reason: &str| ExpressionError {
             expression: text.to_owned(),
@@ -90,8 +93,14 @@ impl Expression {
             Cron::parse(body)
                 .map(|c| Expression::Cron(Box::new(c)))
                 .map_err(|r| err(&r))
+        } else if let Some(body) = t.strip_prefix("at(").and_then(|b| b.strip_suffix(')')) {
+            let format =
+                time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+            PrimitiveDateTime::parse(body, &format)
+                .map(|t| Expression::At(t.assume_utc()))
+                .map_err(|_| err("at() needs yyyy-mm-ddThh:mm:ss"))
         } else {
-            Err(err("expected rate(...) or cron(...)"))
+            Err(err("expected rate(...), cron(...) or at(...)"))
         }
     }
 
@@ -112,6 +121,7 @@ impl Expression {
                 Some(start + period * i32::try_from(n).ok()?)
             }
             Expression::Cron(c) => c.next_after(after),
+            Expression::At(t) => (*t > after).then_some(*t),
         }
     }
 }

@@ -168,3 +168,16 @@ fn the_year_field_limits_firings() {
     let past = Expression::parse("cron(0 0 1 1 ? 2020)").unwrap();
     assert_eq!(past.next_after(after, after), None);
 }
+
+#[test]
+fn a_one_time_at_expression_fires_once() {
+    let e = Expression::parse("at(2030-01-01T02:00:00)").unwrap();
+    let before = datetime!(2030-01-01 01:00:00 UTC);
+    assert_eq!(
+        e.next_after(before, before),
+        Some(datetime!(2030-01-01 02:00:00 UTC))
+    );
+    let at = datetime!(2030-01-01 02:00:00 UTC);
+    assert_eq!(e.next_after(before, at), None);
+    invalid("at(2030-01-01 02:00)");
+}
