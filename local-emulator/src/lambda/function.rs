@@ -82,6 +82,7 @@ struct Counters {
     throttles: AtomicU64,
     cold_starts: AtomicU64,
     process_exits: AtomicU64,
+    async_retries: AtomicU64,
 }
 
 /// A registered function.
@@ -458,6 +459,7 @@ impl Function {
             "throttles": c.throttles.load(Ordering::Relaxed),
             "cold_starts": c.cold_starts.load(Ordering::Relaxed),
             "process_exits": c.process_exits.load(Ordering::Relaxed),
+            "async_retries": c.async_retries.load(Ordering::Relaxed),
             "environments": state.envs.len(),
             "queued": state.queue.len(),
             "in_flight": state.inflight.len(),
@@ -471,6 +473,11 @@ impl Function {
             .get(name)
             .and_then(Value::as_u64)
             .unwrap_or(0)
+    }
+
+    /// Counts a retry of an asynchronous invocation.
+    pub fn count_async_retry(&self) {
+        self.counters.async_retries.fetch_add(1, Ordering::Relaxed);
     }
 
     /// How long the function may run.

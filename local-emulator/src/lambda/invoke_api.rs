@@ -2,7 +2,8 @@
 //!
 //! `X-Amz-Invocation-Type`: `RequestResponse` (default) answers 200 with the payload,
 //! adding `X-Amz-Function-Error: Unhandled` and the error document when the function
-//! failed; `Event` answers 202 at once and invokes in the background; `DryRun` answers
+//! failed; `Event` answers 202 at once and invokes in the background (with Lambda's
+//! async retries, see [`super::async_invoke`]); `DryRun` answers
 //! 204. Errors use Lambda's shape: `x-amzn-ErrorType` plus `{"Type", "message"}`
 //! (<https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html>).
 
@@ -16,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
 
+use super::async_invoke::invoke_async;
 use super::runtime_api::MAX_RESPONSE_BYTES;
 use super::{Admission, InvokeError, InvokeOutcome};
 use crate::Emulator;
@@ -79,7 +81,7 @@ async fn invoke(
         "Event" => {
             let em = Arc::clone(&emulator);
             tokio::spawn(async move {
-                let _ = em.lambda.invoke(&name, payload, Admission::Wait).await;
+                let _ = invoke_async(&em.lambda, &em.clock, &name, payload).await;
             });
             StatusCode::ACCEPTED.into_response()
         }

@@ -9,7 +9,8 @@
 //!   environment gets its own URL prefix (the Rust runtime client keeps the path of
 //!   `AWS_LAMBDA_RUNTIME_API`, see `lambda_runtime_api_client::set_origin`), so the
 //!   emulator always knows which process is asking for work.
-//! - [`invoke_api`] — `POST /2015-03-31/functions/{name}/invocations`.
+//! - [`invoke_api`] — `POST /2015-03-31/functions/{name}/invocations`;
+//!   [`async_invoke`] — `Event` invocations with Lambda's two retries.
 //! - [`faults`] — seeded fault injection (process kills, invocation delays, duplicate
 //!   batch delivery) with every injected fault counted.
 //!
@@ -18,6 +19,7 @@
 //! and start-up time are then real, and a timeout can only be enforced the way AWS
 //! does it — by killing the environment.
 
+pub mod async_invoke;
 pub mod faults;
 pub mod function;
 pub mod invoke_api;

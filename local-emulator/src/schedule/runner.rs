@@ -11,8 +11,9 @@
 //! - Scheduler: the target's `Input` with `<aws.scheduler.*>` placeholders replaced,
 //!   `{}` when none is configured.
 //!
-//! Not emulated: Lambda's two automatic async retries on function error, Scheduler's
-//! `FlexibleTimeWindow`, `RetryPolicy`, start/end dates and time zones.
+//! A failed invocation is retried as Lambda retries asynchronous events (twice, after
+//! one and two emulated minutes). Not emulated: Scheduler's `FlexibleTimeWindow`,
+//! `RetryPolicy`, start/end dates and time zones.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,7 +26,7 @@ use time::macros::format_description;
 
 use super::expression::{Expression, ExpressionError};
 use crate::Emulator;
-use crate::lambda::Admission;
+use crate::lambda::async_invoke::invoke_async;
 use crate::server::MetricsSource;
 use crate::template::{ScheduleSpec, ScheduleTarget};
 
@@ -169,11 +170,7 @@ fn fire(emulator: &Arc<Emulator>, entry: &Entry, due: OffsetDateTime) {
     let function = entry.spec.function.clone();
     let errors = Arc::clone(&entry.errors);
     tokio::spawn(async move {
-        match em
-            .lambda
-            .invoke(&function, Bytes::from(payload), Admission::Wait)
-            .await
-        {
+        match invoke_async(&em.lambda, &em.clock, &function, Bytes::from(payload)).await {
             Ok(outcome) if !outcome.is_error() => {}
             Ok(outcome) => {
                 errors.fetch_add(1, Ordering::Relaxed);

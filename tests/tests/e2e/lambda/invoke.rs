@@ -399,3 +399,48 @@ async fn injected_delays_hold_invocations_back_and_are_counted() {
     );
     assert_eq!(em.lambda.metrics()["late"]["faults"]["delays"], 2);
 }
+
+#[tokio::test]
+async fn a_failed_event_invocation_is_retried_twice_after_one_and_two_emulated_minutes() {
+    let dir = scratch("asyncretry");
+    let (env, em) = emulator(&dir, FaultSettings::default()).await;
+    em.clock.set_rate(0.0);
+    let rec = dir.join("rec");
+    let f = recorder(&em, "flaky", &rec, &[], Duration::from_secs(5), None);
+    let r = raw_http::request(
+        &env.authority(),
+        "POST",
+        "/2015-03-31/functions/flaky/invocations",
+        &[("X-Amz-Invocation-Type", "Event")],
+        br#"{"action":"error"}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 202);
+    let attempts = |n: usize| {
+        let rec = rec.clone();
+        async move { eventually(Duration::from_secs(20), || recorded(&rec).len() == n).await }
+    };
+    assert!(attempts(1).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        recorded(&rec).len(),
+        1,
+        "no retry before a minute has passed"
+    );
+    em.clock.advance(Duration::from_secs(60));
+    assert!(attempts(2).await);
+    em.clock.advance(Duration::from_secs(60));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        recorded(&rec).len(),
+        2,
+        "the second retry waits two minutes"
+    );
+    em.clock.advance(Duration::from_secs(60));
+    assert!(attempts(3).await);
+    em.clock.advance(Duration::from_secs(3_600));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(recorded(&rec).len(), 3, "two retries at most");
+    assert_eq!(f.counter("async_retries"), 2);
+}
