@@ -54,6 +54,33 @@ fn status<E>(e: &SdkError<E, HttpResponse>) -> Option<u16> {
     e.raw_response().map(|r| r.status().as_u16())
 }
 
+/// A raw request carrying a (syntactically valid, unchecked) SigV4 Authorization
+/// header, so that targets which enforce ACLs treat it as the bucket owner's request
+/// rather than an anonymous one — as AWS would.
+async fn raw(
+    env: &TestEnv,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> raw_http::RawResponse {
+    let defaults = [
+        ("Authorization", FAKE_AUTHORIZATION),
+        ("x-amz-date", "20261121T000000Z"),
+        ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+    ];
+    let mut all: Vec<(&str, &str)> = defaults
+        .into_iter()
+        .filter(|(n, _)| !headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(n)))
+        .collect();
+    all.extend_from_slice(headers);
+    raw_http::request(&env.authority(), method, path, &all, body)
+        .await
+        .unwrap()
+}
+
+const FAKE_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=test/20261121/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000";
+
 fn quoted_md5(data: &[u8]) -> String {
     format!("\"{}\"", hex_lower(&Md5::digest(data)))
 }
@@ -138,10 +165,13 @@ async fn recreating_an_owned_bucket_outside_us_east_1_is_bucket_already_owned_by
 #[tokio::test]
 async fn create_bucket_with_an_invalid_name_is_invalid_bucket_name() {
     let env = TestEnv::start().await;
+    skip_on!(
+        env,
+        Moto,
+        "moto accepts bucket names with upper case and underscores"
+    );
     for bad in ["Upper_Case", "ab", "-starts-with-dash"] {
-        let r = raw_http::request(&env.authority(), "PUT", &format!("/{bad}"), &[], b"")
-            .await
-            .unwrap();
+        let r = raw(&env, "PUT", &format!("/{bad}"), &[], b"").await;
         assert_eq!(r.status, 400, "{bad}: {}", r.text());
         assert_eq!(code_of(&r.text()), "InvalidBucketName", "{bad}");
     }
@@ -151,9 +181,7 @@ async fn create_bucket_with_an_invalid_name_is_invalid_bucket_name() {
 async fn head_bucket_of_a_missing_bucket_is_404_without_a_body() {
     let env = TestEnv::start().await;
     let name = env.unique_name("missing");
-    let r = raw_http::request(&env.authority(), "HEAD", &format!("/{name}"), &[], b"")
-        .await
-        .unwrap();
+    let r = raw(&env, "HEAD", &format!("/{name}"), &[], b"").await;
     assert_eq!(r.status, 404);
     assert!(r.body.is_empty());
     let err = env
@@ -276,17 +304,17 @@ async fn put_object_with_a_correct_content_md5_is_stored() {
 #[tokio::test]
 async fn put_object_with_a_wrong_content_md5_is_bad_digest_and_stores_nothing() {
     let env = TestEnv::start().await;
+    skip_on!(env, Moto, "moto does not verify Content-MD5");
     let (s3, name) = bucket(&env).await;
     let wrong = STANDARD.encode(Md5::digest(b"something else"));
-    let r = raw_http::request(
-        &env.authority(),
+    let r = raw(
+        &env,
         "PUT",
         &format!("/{name}/k"),
         &[("Content-MD5", &wrong)],
         b"actual body",
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(code_of(&r.text()), "BadDigest");
     let err = s3
@@ -302,17 +330,17 @@ async fn put_object_with_a_wrong_content_md5_is_bad_digest_and_stores_nothing() 
 #[tokio::test]
 async fn put_object_with_a_wrong_crc32_header_is_bad_digest() {
     let env = TestEnv::start().await;
+    skip_on!(env, Moto, "moto does not verify x-amz-checksum-* values");
     let (_s3, name) = bucket(&env).await;
     let wrong = STANDARD.encode(crc32fast::hash(b"other").to_be_bytes());
-    let r = raw_http::request(
-        &env.authority(),
+    let r = raw(
+        &env,
         "PUT",
         &format!("/{name}/k"),
         &[("x-amz-checksum-crc32", &wrong)],
         b"actual body",
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(code_of(&r.text()), "BadDigest");
 }
@@ -372,15 +400,14 @@ async fn get_object_ranges_answer_206_with_content_range() {
         let got = out.body.collect().await.unwrap().into_bytes();
         assert_eq!(&got[..], body, "{range}");
     }
-    let r = raw_http::request(
-        &env.authority(),
+    let r = raw(
+        &env,
         "GET",
         &format!("/{name}/k"),
         &[("Range", "bytes=2-5")],
         b"",
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(r.status, 206);
 }
 
@@ -406,16 +433,20 @@ async fn a_garbage_range_is_ignored_and_the_whole_object_served() {
     let env = TestEnv::start().await;
     let (s3, name) = bucket(&env).await;
     put(&s3, &name, "k", b"0123456789").await;
-    for garbage in ["bytes=abc", "bytes=5-2", "lines=1-2"] {
-        let r = raw_http::request(
-            &env.authority(),
+    let mut garbage_ranges = vec!["bytes=abc", "bytes=5-2"];
+    if !env.is(shardwise_tests::Target::Moto) {
+        // moto serves a 206 for a range in an unknown unit; AWS ignores it (RFC 9110).
+        garbage_ranges.push("lines=1-2");
+    }
+    for garbage in garbage_ranges {
+        let r = raw(
+            &env,
             "GET",
             &format!("/{name}/k"),
             &[("Range", garbage)],
             b"",
         )
-        .await
-        .unwrap();
+        .await;
         assert_eq!(r.status, 200, "{garbage}");
         assert_eq!(r.body, b"0123456789", "{garbage}");
     }
@@ -433,14 +464,17 @@ async fn get_object_of_a_missing_key_is_no_such_key_xml_with_request_id() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("NoSuchKey"));
-    let r = raw_http::request(&env.authority(), "GET", &format!("/{name}/nope"), &[], b"")
-        .await
-        .unwrap();
+    let r = raw(&env, "GET", &format!("/{name}/nope"), &[], b"").await;
     assert_eq!(r.status, 404);
     let text = r.text();
     assert!(text.starts_with("<?xml"), "{text}");
     assert_eq!(code_of(&text), "NoSuchKey");
     assert!(text.contains("<RequestId>"), "{text}");
+    skip_on!(
+        env,
+        Moto,
+        "moto sends no x-amz-request-id header on S3 errors"
+    );
     assert!(r.header("x-amz-request-id").is_some());
 }
 
@@ -448,9 +482,7 @@ async fn get_object_of_a_missing_key_is_no_such_key_xml_with_request_id() {
 async fn head_object_of_a_missing_key_is_404_without_a_body() {
     let env = TestEnv::start().await;
     let (_s3, name) = bucket(&env).await;
-    let r = raw_http::request(&env.authority(), "HEAD", &format!("/{name}/nope"), &[], b"")
-        .await
-        .unwrap();
+    let r = raw(&env, "HEAD", &format!("/{name}/nope"), &[], b"").await;
     assert_eq!(r.status, 404);
     assert!(r.body.is_empty());
 }
@@ -466,9 +498,7 @@ async fn delete_object_is_204_even_when_the_key_is_absent() {
         .send()
         .await
         .unwrap();
-    let r = raw_http::request(&env.authority(), "DELETE", &format!("/{name}/k"), &[], b"")
-        .await
-        .unwrap();
+    let r = raw(&env, "DELETE", &format!("/{name}/k"), &[], b"").await;
     assert_eq!(r.status, 204);
     let err = s3
         .get_object()
@@ -510,6 +540,7 @@ async fn delete_objects_reports_every_key_and_quiet_mode_reports_none() {
     deleted.sort_unstable();
     assert_eq!(deleted, vec!["a", "never-existed"]);
     assert!(out.errors().is_empty());
+    skip_on!(env, Moto, "moto lists deleted keys even in Quiet mode");
     let quiet = s3
         .delete_objects()
         .bucket(&name)
@@ -526,18 +557,22 @@ async fn delete_objects_reports_every_key_and_quiet_mode_reports_none() {
 #[tokio::test]
 async fn delete_objects_with_malformed_xml_is_malformed_xml() {
     let env = TestEnv::start().await;
+    skip_on!(
+        env,
+        Moto,
+        "moto answers malformed DeleteObjects XML with a 500"
+    );
     let (_s3, name) = bucket(&env).await;
     let body = b"<Delete><Object><Key>a</Key></Object>";
     let md5 = STANDARD.encode(Md5::digest(body));
-    let r = raw_http::request(
-        &env.authority(),
+    let r = raw(
+        &env,
         "POST",
         &format!("/{name}?delete"),
         &[("Content-MD5", &md5)],
         body,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(code_of(&r.text()), "MalformedXML");
 }
@@ -870,10 +905,11 @@ async fn multipart_upload_completes_with_the_md5_of_part_md5s_etag() {
 }
 
 #[tokio::test]
-async fn complete_multipart_validates_the_part_list() {
+async fn complete_multipart_rejects_unknown_parts_and_descending_order() {
     let env = TestEnv::start().await;
     let (s3, name) = bucket(&env).await;
-    let (id, done) = upload_parts(&s3, &name, "k", &[b"small".to_vec(), b"x".to_vec()]).await;
+    let parts = [vec![b'a'; 5 * MIB], vec![b'b'; 5 * MIB]];
+    let (id, done) = upload_parts(&s3, &name, "k", &parts).await;
     let complete = |parts: Vec<CompletedPart>| {
         s3.complete_multipart_upload()
             .bucket(&name)
@@ -894,9 +930,35 @@ async fn complete_multipart_validates_the_part_list() {
     ];
     let err = complete(wrong_etag).await.unwrap_err();
     assert_eq!(err.code(), Some("InvalidPart"));
+    assert_eq!(status(&err), Some(400));
+    skip_on!(
+        env,
+        Moto,
+        "moto completes an upload whose part list is in descending order"
+    );
     let reversed = vec![done[1].clone(), done[0].clone()];
     let err = complete(reversed).await.unwrap_err();
     assert_eq!(err.code(), Some("InvalidPartOrder"));
+    assert_eq!(status(&err), Some(400));
+}
+
+#[tokio::test]
+async fn complete_multipart_rejects_small_non_last_parts_and_abort_forgets_the_upload() {
+    let env = TestEnv::start().await;
+    let (s3, name) = bucket(&env).await;
+    let (id, done) = upload_parts(&s3, &name, "k", &[b"small".to_vec(), b"x".to_vec()]).await;
+    let complete = |parts: Vec<CompletedPart>| {
+        s3.complete_multipart_upload()
+            .bucket(&name)
+            .key("k")
+            .upload_id(&id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+    };
     let err = complete(done.clone()).await.unwrap_err();
     assert_eq!(err.code(), Some("EntityTooSmall"));
     s3.abort_multipart_upload()
@@ -906,6 +968,11 @@ async fn complete_multipart_validates_the_part_list() {
         .send()
         .await
         .unwrap();
+    skip_on!(
+        env,
+        Moto,
+        "moto's answer to completing an aborted upload has no NoSuchUpload code"
+    );
     let err = complete(done).await.unwrap_err();
     assert_eq!(err.code(), Some("NoSuchUpload"));
     assert_eq!(status(&err), Some(404));
@@ -914,6 +981,11 @@ async fn complete_multipart_validates_the_part_list() {
 #[tokio::test]
 async fn list_parts_shows_uploaded_parts() {
     let env = TestEnv::start().await;
+    skip_on!(
+        env,
+        Moto,
+        "moto's ListParts document has root ListPartsResponse, which the SDK rejects"
+    );
     let (s3, name) = bucket(&env).await;
     let (id, _done) = upload_parts(&s3, &name, "k", &[b"one".to_vec(), b"two!".to_vec()]).await;
     let out = s3
@@ -935,17 +1007,21 @@ async fn list_parts_shows_uploaded_parts() {
 #[tokio::test]
 async fn complete_multipart_with_malformed_xml_is_malformed_xml() {
     let env = TestEnv::start().await;
+    skip_on!(
+        env,
+        Moto,
+        "moto answers malformed CompleteMultipartUpload XML with a 500"
+    );
     let (s3, name) = bucket(&env).await;
     let (id, _) = upload_parts(&s3, &name, "k", &[b"x".to_vec()]).await;
-    let r = raw_http::request(
-        &env.authority(),
+    let r = raw(
+        &env,
         "POST",
         &format!("/{name}/k?uploadId={id}"),
         &[],
         b"<CompleteMultipartUpload><Part><PartNumber>1",
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(code_of(&r.text()), "MalformedXML");
 }
@@ -956,36 +1032,12 @@ async fn virtual_hosted_style_requests_address_the_bucket_by_host() {
     let (s3, name) = bucket(&env).await;
     let port = env.authority().rsplit(':').next().unwrap().to_owned();
     let host = format!("{name}.localhost:{port}");
-    let r = raw_http::request(
-        &env.authority(),
-        "PUT",
-        "/vh/key.txt",
-        &[("Host", &host)],
-        b"hello",
-    )
-    .await
-    .unwrap();
+    let r = raw(&env, "PUT", "/vh/key.txt", &[("Host", &host)], b"hello").await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(get_body(&s3, &name, "vh/key.txt").await, b"hello");
-    let r = raw_http::request(
-        &env.authority(),
-        "GET",
-        "/vh/key.txt",
-        &[("Host", &host)],
-        b"",
-    )
-    .await
-    .unwrap();
+    let r = raw(&env, "GET", "/vh/key.txt", &[("Host", &host)], b"").await;
     assert_eq!((r.status, r.body.as_slice()), (200, &b"hello"[..]));
-    let r = raw_http::request(
-        &env.authority(),
-        "GET",
-        "/?list-type=2",
-        &[("Host", &host)],
-        b"",
-    )
-    .await
-    .unwrap();
+    let r = raw(&env, "GET", "/?list-type=2", &[("Host", &host)], b"").await;
     assert!(r.text().contains("<Key>vh/key.txt</Key>"), "{}", r.text());
 }
 
@@ -997,15 +1049,7 @@ async fn unimplemented_sub_resources_are_501_not_implemented() {
         "the emulator answers NotImplemented for sub-resources it does not model"
     );
     let (_s3, name) = bucket(&env).await;
-    let r = raw_http::request(
-        &env.authority(),
-        "GET",
-        &format!("/{name}?website"),
-        &[],
-        b"",
-    )
-    .await
-    .unwrap();
+    let r = raw(&env, "GET", &format!("/{name}?website"), &[], b"").await;
     assert_eq!(r.status, 501);
     assert_eq!(code_of(&r.text()), "NotImplemented");
 }
@@ -1013,11 +1057,10 @@ async fn unimplemented_sub_resources_are_501_not_implemented() {
 #[tokio::test]
 async fn an_unsupported_method_is_405_method_not_allowed() {
     let env = TestEnv::start().await;
+    skip_on!(env, Moto, "moto answers an unsupported method with a 500");
     let (s3, name) = bucket(&env).await;
     put(&s3, &name, "k", b"v").await;
-    let r = raw_http::request(&env.authority(), "PATCH", &format!("/{name}/k"), &[], b"")
-        .await
-        .unwrap();
+    let r = raw(&env, "PATCH", &format!("/{name}/k"), &[], b"").await;
     assert_eq!(r.status, 405, "{}", r.text());
     assert_eq!(code_of(&r.text()), "MethodNotAllowed");
 }
@@ -1030,8 +1073,8 @@ async fn malformed_aws_chunked_bodies_are_rejected_and_the_server_keeps_serving(
         "moto's handling of broken aws-chunked framing is not AWS's"
     );
     let (s3, name) = bucket(&env).await;
-    let r = raw_http::request(
-        &env.authority(),
+    let r = raw(
+        &env,
         "PUT",
         &format!("/{name}/k"),
         &[
@@ -1041,8 +1084,7 @@ async fn malformed_aws_chunked_bodies_are_rejected_and_the_server_keeps_serving(
         ],
         b"zz\r\ngarbage",
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(r.status, 400, "{}", r.text());
     put(&s3, &name, "after", b"ok").await;
     assert_eq!(get_body(&s3, &name, "after").await, b"ok");
