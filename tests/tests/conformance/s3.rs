@@ -1089,3 +1089,58 @@ async fn malformed_aws_chunked_bodies_are_rejected_and_the_server_keeps_serving(
     put(&s3, &name, "after", b"ok").await;
     assert_eq!(get_body(&s3, &name, "after").await, b"ok");
 }
+
+#[tokio::test]
+async fn a_conditional_put_racing_a_delete_of_its_key_is_409_conditional_request_conflict() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = TestEnv::start().await;
+    skip_on!(
+        env,
+        Moto,
+        "moto evaluates a conditional write only once its body has arrived, so it never sees the race"
+    );
+    let (s3, name) = bucket(&env).await;
+    put(&s3, &name, "lock", b"held").await;
+    // Send the headers and half the body, so the server has started the write while
+    // the key still exists; delete the key; then finish the body. AWS: "You can also
+    // receive a 409 Conflict response … if a delete request to an object succeeds
+    // before a conditional write operation on that object completes."
+    let mut stream = tokio::net::TcpStream::connect(env.authority())
+        .await
+        .unwrap();
+    let head = format!(
+        "PUT /{name}/lock HTTP/1.1\r\nHost: {}\r\nAuthorization: {FAKE_AUTHORIZATION}\r\n\
+         If-None-Match: *\r\nContent-Length: 10\r\nConnection: close\r\n\r\n01234",
+        env.authority()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.flush().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    s3.delete_object()
+        .bucket(&name)
+        .key("lock")
+        .send()
+        .await
+        .unwrap();
+    stream.write_all(b"56789").await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 409"), "{text}");
+    assert!(
+        text.contains("<Code>ConditionalRequestConflict</Code>"),
+        "{text}"
+    );
+    let err = s3
+        .head_object()
+        .bucket(&name)
+        .key("lock")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status(&err),
+        Some(404),
+        "the conflicting write must not land"
+    );
+}
