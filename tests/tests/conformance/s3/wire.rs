@@ -120,3 +120,60 @@ async fn a_conditional_put_racing_a_delete_of_its_key_is_409_conditional_request
         "the conflicting write must not land"
     );
 }
+
+#[tokio::test]
+async fn signed_aws_chunked_uploads_with_chunk_signatures_are_decoded() {
+    let env = TestEnv::start().await;
+    let (s3, name) = bucket(&env).await;
+    let sig = "0".repeat(64);
+    let body = format!(
+        "5;chunk-signature={sig}\r\nhello\r\n6;chunk-signature={sig}\r\n world\r\n0;chunk-signature={sig}\r\n\r\n"
+    );
+    let r = raw(
+        &env,
+        "PUT",
+        &format!("/{name}/signed"),
+        &[
+            ("Content-Encoding", "aws-chunked"),
+            ("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
+            ("x-amz-decoded-content-length", "11"),
+        ],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("etag"), Some(quoted_md5(b"hello world").as_str()));
+    assert_eq!(get_body(&s3, &name, "signed").await, b"hello world");
+}
+
+#[tokio::test]
+async fn a_wrong_crc32_trailer_on_an_aws_chunked_upload_is_bad_digest() {
+    let env = TestEnv::start().await;
+    skip_on!(env, Moto, "moto does not verify x-amz-checksum-* trailers");
+    let (s3, name) = bucket(&env).await;
+    let wrong = STANDARD.encode(crc32fast::hash(b"not the body").to_be_bytes());
+    let body = format!("5\r\nhello\r\n0\r\nx-amz-checksum-crc32:{wrong}\r\n\r\n");
+    let r = raw(
+        &env,
+        "PUT",
+        &format!("/{name}/k"),
+        &[
+            ("Content-Encoding", "aws-chunked"),
+            ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+            ("x-amz-decoded-content-length", "5"),
+            ("x-amz-trailer", "x-amz-checksum-crc32"),
+        ],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(code_of(&r.text()), "BadDigest");
+    let err = s3
+        .head_object()
+        .bucket(&name)
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), Some(404));
+}
