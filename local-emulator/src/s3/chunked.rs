@@ -137,4 +137,25 @@ mod tests {
             assert_eq!(err.code, "IncompleteBody", "{raw:?}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn decode_never_panics_on_arbitrary_bytes(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = decode(&Bytes::from(raw));
+        }
+
+        #[test]
+        fn decode_inverts_the_sdk_framing(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), chunk in 1usize..64) {
+            let mut framed = Vec::new();
+            for piece in data.chunks(chunk) {
+                framed.extend_from_slice(format!("{:X}\r\n", piece.len()).as_bytes());
+                framed.extend_from_slice(piece);
+                framed.extend_from_slice(b"\r\n");
+            }
+            framed.extend_from_slice(b"0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n");
+            let d = decode(&Bytes::from(framed)).unwrap();
+            proptest::prop_assert_eq!(&d.data[..], &data[..]);
+            proptest::prop_assert_eq!(d.trailers.len(), 1);
+        }
+    }
 }

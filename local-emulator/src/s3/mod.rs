@@ -425,4 +425,31 @@ mod tests {
             .unwrap();
         assert_eq!(parse(req).unwrap_err().code, "InvalidURI");
     }
+
+    #[test]
+    fn internal_helpers_create_buckets_idempotently_and_store_objects() {
+        let s3 = S3::new(&Config::default(), Clock::real());
+        s3.create_bucket_internal("onfailure-dest").unwrap();
+        s3.create_bucket_internal("onfailure-dest").unwrap();
+        assert!(s3.create_bucket_internal("Bad_Name").is_err());
+        let etag = s3
+            .put_object_internal(
+                "onfailure-dest",
+                "a/b.json",
+                Bytes::from_static(b"{}"),
+                Some("application/json"),
+            )
+            .unwrap();
+        assert_eq!(etag, checksum::etag(b"{}"));
+        let bucket = s3.store.bucket("onfailure-dest").unwrap();
+        let object = bucket.get("a/b.json").unwrap();
+        assert_eq!(object.content_type, "application/json");
+        assert!(
+            s3.put_object_internal("missing-bucket", "k", Bytes::new(), None)
+                .is_err()
+        );
+        assert_eq!(s3.metrics()["objects"], 1);
+        s3.reset();
+        assert_eq!(s3.metrics()["buckets"], 0);
+    }
 }

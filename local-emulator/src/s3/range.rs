@@ -107,4 +107,13 @@ mod tests {
         }
         assert_eq!(resolve(None, 10), Resolved::Full);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn partial_ranges_always_lie_inside_the_object(header in "bytes=[0-9]{0,3}-[0-9]{0,3}", len in 0u64..500) {
+            if let Resolved::Partial { start, end } = resolve(Some(&header), len) {
+                proptest::prop_assert!(start <= end && end < len);
+            }
+        }
+    }
 }

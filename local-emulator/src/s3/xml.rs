@@ -196,4 +196,11 @@ mod tests {
         w.leaf("Key", "<\"&'>");
         assert!(w.finish().ends_with("<Key>&lt;&quot;&amp;&apos;&gt;</Key>"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics_on_arbitrary_text(text in "[<>/a-zA-Z&;#x0-9 \"=?!\\[\\]-]{0,120}") {
+            let _ = parse(text.as_bytes());
+        }
+    }
 }
