@@ -185,3 +185,47 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8(out).unwrap()
 }
+
+#[tokio::test]
+async fn list_objects_v1_pages_with_marker_and_next_marker() {
+    let env = TestEnv::start().await;
+    // ListObjects API reference, CommonPrefixes: "Each rolled-up result counts as
+    // only one return against the MaxKeys value."
+    skip_on!(
+        env,
+        Moto,
+        "moto does not count common prefixes against max-keys in ListObjects"
+    );
+    let (s3, name) = bucket(&env).await;
+    for k in ["a/1", "a/2", "b", "c"] {
+        put(&s3, &name, k, b"v").await;
+    }
+    let first = s3
+        .list_objects()
+        .bucket(&name)
+        .delimiter("/")
+        .max_keys(2)
+        .send()
+        .await
+        .unwrap();
+    let prefixes: Vec<&str> = first
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
+    let keys: Vec<&str> = first.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!((prefixes, keys), (vec!["a/"], vec!["b"]));
+    assert_eq!(first.is_truncated(), Some(true));
+    assert_eq!(first.next_marker(), Some("b"));
+    let second = s3
+        .list_objects()
+        .bucket(&name)
+        .delimiter("/")
+        .marker("b")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = second.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, vec!["c"]);
+    assert_eq!(second.is_truncated(), Some(false));
+}

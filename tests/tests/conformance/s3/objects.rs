@@ -348,3 +348,42 @@ async fn delete_objects_with_malformed_xml_is_malformed_xml() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(code_of(&r.text()), "MalformedXML");
 }
+
+#[tokio::test]
+async fn copy_object_copies_body_and_metadata() {
+    let env = TestEnv::start().await;
+    let (s3, name) = bucket(&env).await;
+    s3.put_object()
+        .bucket(&name)
+        .key("src key")
+        .content_type("text/plain")
+        .metadata("origin", "copy-test")
+        .body(ByteStream::from_static(b"copied"))
+        .send()
+        .await
+        .unwrap();
+    let out = s3
+        .copy_object()
+        .bucket(&name)
+        .key("dst")
+        .copy_source(format!("{name}/src%20key"))
+        .send()
+        .await
+        .unwrap();
+    let result = out.copy_object_result().unwrap();
+    assert_eq!(result.e_tag(), Some(quoted_md5(b"copied").as_str()));
+    let head = s3
+        .head_object()
+        .bucket(&name)
+        .key("dst")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_type(), Some("text/plain"));
+    let origin = head
+        .metadata()
+        .and_then(|m| m.get("origin"))
+        .map(String::as_str);
+    assert_eq!(origin, Some("copy-test"));
+    assert_eq!(get_body(&s3, &name, "dst").await, b"copied");
+}
