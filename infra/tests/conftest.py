@@ -21,3 +21,10 @@ def sam_template() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def expanded(sam_template: dict[str, Any]) -> dict[str, Any]:
     return samexpand.expand(sam_template)
+
+
+@pytest.fixture(scope="session")
+def cdk_template() -> dict[str, Any]:
+    import cdksynth
+
+    return cdksynth.load()
