@@ -22,12 +22,25 @@ def test_expanded_template_lints_clean_with_cfn_lint(expanded: dict[str, Any], t
 def test_sam_validate_lint_accepts_the_template() -> None:
     sam = Path(sys.executable).with_name("sam")
     env = dict(os.environ, SAM_CLI_TELEMETRY="0", AWS_DEFAULT_REGION=samexpand.REGION)
+    # cwd=infra/: sam reads samconfig.toml there, so a broken samconfig fails this test too.
     proc = subprocess.run(
         [str(sam), "validate", "--lint", "--template", str(samexpand.TEMPLATE_PATH)],
-        capture_output=True, text=True, env=env, check=False,
+        capture_output=True, text=True, env=env, check=False, cwd=samexpand.INFRA_DIR,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "is a valid SAM Template" in proc.stdout + proc.stderr
+
+
+def test_samconfig_builds_with_the_rust_beta_and_deploys_with_iam_capability() -> None:
+    import tomllib
+
+    config = tomllib.loads((samexpand.INFRA_DIR / "samconfig.toml").read_text())
+    for env in ("default", "prod"):
+        assert config[env]["build"]["parameters"]["beta_features"] is True, env
+        deploy = config[env]["deploy"]["parameters"]
+        assert deploy["capabilities"] == "CAPABILITY_IAM", env
+        overrides = dict(pair.split("=", 1) for pair in deploy["parameter_overrides"].split())
+        assert set(overrides) <= set(samexpand.load_template()["Parameters"]), env
 
 
 def test_every_function_is_a_rust_arm64_build_of_its_own_binary(sam_template: dict[str, Any]) -> None:
