@@ -29,9 +29,9 @@ ensure_infra_venv() {
   if [ ! -x "$VENV/bin/pytest" ] || [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$stamp" ]; then
     log "installing infra/requirements.txt into $VENV"
     rm -rf "$VENV"
-    python3 -m venv "$VENV"
+    python3 -m venv "$VENV" || return 1
     # --no-compile: bytecode is compiled lazily on first import; saves minutes of CPU here.
-    "$VENV/bin/pip" install --quiet --no-compile -r "$INFRA/requirements.txt"
+    "$VENV/bin/pip" install --quiet --no-compile -r "$INFRA/requirements.txt" || return 1
     echo "$stamp" > "$VENV/.stamp"
   fi
 }
@@ -43,13 +43,15 @@ ensure_cdk_modules() {
   local stamp; stamp="$(fingerprint "$CDK_DIR/package.json" "$CDK_DIR/package-lock.json")"
   if [ ! -x "$CDK_DIR/node_modules/.bin/cdk" ] || [ "$(cat "$CDK_DIR/node_modules/.shardwise-stamp" 2>/dev/null)" != "$stamp" ]; then
     log "installing the CDK app's pinned npm packages (npm ci) into $CDK_DIR/node_modules"
-    (cd "$CDK_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+    (cd "$CDK_DIR" && npm ci --no-audit --no-fund --loglevel=error) || return 1
     echo "$stamp" > "$CDK_DIR/node_modules/.shardwise-stamp"
   fi
 }
 
 RESULTS=()
 FAILED=0
+# Runs one step and records PASS/FAIL. Note: `set -e` does not apply inside a command run as
+# `cmd || status=$?`, so the step functions return on failure explicitly (`|| return 1`).
 step() {
   local name="$1"; shift
   log "$name"
@@ -68,7 +70,7 @@ cdk_typecheck() { (cd "$CDK_DIR" && node_modules/.bin/tsc --noEmit --incremental
 cdk_assertions() { (cd "$CDK_DIR" && node --require ts-node/register/transpile-only --test test/stack.test.ts); }
 cdk_synth() {
   rm -rf "$OUT/cdk.out"
-  (cd "$CDK_DIR" && SHARDWISE_SKIP_BUNDLING=1 node_modules/.bin/cdk synth --quiet --no-notices --output "$OUT/cdk.out")
+  (cd "$CDK_DIR" && SHARDWISE_SKIP_BUNDLING=1 node_modules/.bin/cdk synth --quiet --no-notices --output "$OUT/cdk.out") || return 1
   test -s "$OUT/cdk.out/Shardwise.template.json"
 }
 python_tests() {
