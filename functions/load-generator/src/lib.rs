@@ -293,3 +293,36 @@ pub async fn handle(
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_input_takes_generator_settings_at_the_top_level() {
+        let input = r#"{"seed":5,"transactions":1000,"day":"2026-11-20","stream":"tx","late_events":false}"#;
+        let req: LoadRequest = serde_json::from_str(input).unwrap();
+        assert_eq!(req.generator.seed, 5);
+        assert_eq!(req.generator.transactions, 1000);
+        assert_eq!(req.generator.day, "2026-11-20");
+        assert!(!req.generator.late_events);
+        assert_eq!(
+            req.generator.duplicate_rate,
+            GeneratorConfig::default().duplicate_rate
+        );
+        assert_eq!(req.stream.as_deref(), Some("tx"));
+        assert_eq!(
+            ground_truth_key(&req.generator),
+            "ground-truth/dt=2026-11-20/seed=5.jsonl"
+        );
+    }
+
+    #[test]
+    fn records_of_one_key_always_go_to_the_same_lane() {
+        assert_eq!(lane_of("acc-0000001", 4), lane_of("acc-0000001", 4));
+        let lanes: std::collections::HashSet<usize> = (0..100)
+            .map(|i| lane_of(&format!("acc-{i:07}"), 4))
+            .collect();
+        assert_eq!(lanes.len(), 4);
+    }
+}

@@ -66,6 +66,7 @@ async fn load_generator_retries_only_throttled_entries_and_keeps_every_accounts_
     )
     .await
     .unwrap();
+    eprintln!("load report: {report:?}");
     assert_eq!(report.records, generated.len() as u64);
     assert!(
         report.throttled_entries > 0,

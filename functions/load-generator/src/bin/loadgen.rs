@@ -38,6 +38,12 @@ struct Args {
     /// Accounts (default transactions/10).
     #[arg(long)]
     accounts: Option<u64>,
+    /// Domestic merchants (default accounts/40).
+    #[arg(long)]
+    merchants: Option<u64>,
+    /// Largest arrival delay of on-time records, ms (bounded disorder, < 10000).
+    #[arg(long, default_value_t = 3_000)]
+    max_disorder_ms: i64,
     /// Fraction of accounts with a fraud case.
     #[arg(long, default_value_t = 0.02)]
     fraud_ratio: f64,
@@ -78,12 +84,13 @@ async fn main() -> anyhow::Result<()> {
         day: args.day.clone(),
         transactions: args.transactions,
         accounts: args.accounts,
+        merchants: args.merchants,
+        max_disorder_ms: args.max_disorder_ms,
         fraud_account_ratio: args.fraud_ratio,
         duplicate_rate: args.duplicate_rate,
         malformed_rate: args.malformed_rate,
         late_rate: args.late_rate,
         late_events: !args.no_late,
-        ..GeneratorConfig::default()
     };
     let generated = generate(&config)?;
     let counts = &generated.ground_truth().counts;
