@@ -8,6 +8,7 @@
 //!   whose text becomes the dead-letter reason.
 //! - [`generator`] — a seeded, deterministic day of traffic with injected fraud, disorder,
 //!   late events, duplicates and malformed records, plus its [`GroundTruth`](generator::GroundTruth).
+//! - [`rules`] — reference detection thresholds matching the generator's guarantees.
 //! - `reference` / `time_fmt` — ISO tables and the RFC 3339 event-time form.
 //!
 //! ## Why these dependencies
@@ -19,6 +20,7 @@
 pub mod generator;
 pub mod model;
 mod reference;
+pub mod rules;
 mod time_fmt;
 pub mod validate;
 

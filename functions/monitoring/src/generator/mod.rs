@@ -12,6 +12,7 @@
 //! - `fraud` — the injected patterns (shapes and first-detectable positions).
 //! - `malformed` — single-defect records and the reason a validator must give.
 //! - `truth` — [`GroundTruth`] and its JSON Lines form.
+//! - `score` — precision/recall of a detector's alerts against the ground truth.
 //!
 //! ## Statistical guarantees (what makes the patterns detectable and normal traffic clean)
 //! These hold by construction, not just on average, so a detector with the thresholds
@@ -47,6 +48,7 @@ mod fraud;
 mod malformed;
 mod population;
 mod sampling;
+mod score;
 mod timeline;
 mod truth;
 mod tx;
@@ -63,6 +65,7 @@ use time::macros::format_description;
 
 pub use fraud::{CARD_TESTING_CEILING_MINOR, FraudPattern};
 pub use malformed::DEFECTS as MALFORMED_DEFECT_KINDS;
+pub use score::{PatternScore, Score, score_alerts};
 pub use truth::{
     Counts, FraudCase, GroundTruth, MalformedRecord, MerchantTotal, ProductTotal, TruthLine,
 };
