@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! loadgen --endpoint http://127.0.0.1:4566 --stream transactions --seed 7 --transactions 100000 \
-//!         [--rate 5000] [--ground-truth truth.jsonl] [--jsonl records.jsonl]
+//!         [--rate 5000] [--ground-truth truth.jsonl] [--jsonl records.jsonl] [--create-shards 4]
 //! ```
 
 use std::fs::File;
@@ -62,6 +62,9 @@ struct Args {
     /// Records per second (default: as fast as the stream takes them).
     #[arg(long)]
     rate: Option<f64>,
+    /// Create the stream with this many shards if it does not exist yet.
+    #[arg(long)]
+    create_shards: Option<i32>,
     /// Parallel senders.
     #[arg(long, default_value_t = 4)]
     lanes: usize,
@@ -121,6 +124,9 @@ async fn main() -> anyhow::Result<()> {
         .clone()
         .context("--stream is required unless --jsonl is given")?;
     let kinesis = Arc::new(kinesis_client(&args).await);
+    if let Some(shards) = args.create_shards {
+        ensure_stream(&kinesis, &stream, shards).await?;
+    }
     let options = SendOptions {
         lanes: args.lanes,
         rate: args.rate,
@@ -144,4 +150,40 @@ async fn kinesis_client(args: &Args) -> aws_sdk_kinesis::Client {
         }
     }
     aws_sdk_kinesis::Client::new(&loader.load().await)
+}
+
+/// Creates `stream` with `shards` shards unless it exists, and waits until it is ACTIVE.
+async fn ensure_stream(
+    kinesis: &aws_sdk_kinesis::Client,
+    stream: &str,
+    shards: i32,
+) -> anyhow::Result<()> {
+    use aws_sdk_kinesis::error::ProvideErrorMetadata;
+    use aws_sdk_kinesis::types::StreamStatus;
+    let created = kinesis
+        .create_stream()
+        .stream_name(stream)
+        .shard_count(shards)
+        .send()
+        .await;
+    if let Err(e) = created
+        && e.code() != Some("ResourceInUseException")
+    {
+        anyhow::bail!("creating stream {stream}: {e:?}");
+    }
+    for _ in 0..600 {
+        let summary = kinesis
+            .describe_stream_summary()
+            .stream_name(stream)
+            .send()
+            .await?;
+        let status = summary
+            .stream_description_summary()
+            .map(|s| s.stream_status().clone());
+        if status == Some(StreamStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("stream {stream} did not become ACTIVE within a minute")
 }
