@@ -25,6 +25,7 @@ pub mod batch;
 pub mod put;
 
 use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,6 +39,10 @@ use put::{BatchStats, PutError, PutRecordsApi, RetryPolicy, put_batch};
 
 /// Environment variable naming the bucket for ground truth in function mode.
 pub const GROUND_TRUTH_BUCKET_ENV: &str = "GROUND_TRUTH_BUCKET";
+/// How long a lane waits for more records before sending a request that is not full.
+pub const LINGER: Duration = Duration::from_millis(5);
+/// Most records a lane holds back for a later request before it stops reading ahead.
+const MAX_HELD: usize = 4 * batch::MAX_ENTRIES;
 /// Environment variable naming the stream when the input does not.
 pub const STREAM_NAME_ENV: &str = "STREAM_NAME";
 
@@ -186,24 +191,52 @@ async fn lane<A: PutRecordsApi>(
     retry: RetryPolicy,
     stats: Arc<Mutex<BatchStats>>,
 ) -> Result<(), PutError> {
-    let mut batch = Batch::default();
-    let mut carry: Option<Record> = None;
+    // Records that could not join a request (their key was already in it, or it was
+    // full), in arrival order. A key with a held record holds all its later records too,
+    // so per-key order survives while other keys keep filling requests.
+    let mut held: VecDeque<Record> = VecDeque::new();
+    let mut open = true;
     loop {
-        let first = match carry.take() {
-            Some(r) => r,
-            None => match rx.recv().await {
-                Some(r) => r,
-                None => return Ok(()),
-            },
-        };
-        batch.push(first);
-        // Take what is already queued, up to the request limits.
-        while let Ok(r) = rx.try_recv() {
-            if batch.accepts(&r) {
+        let mut batch = Batch::default();
+        let mut held_keys: HashSet<String> = HashSet::new();
+        let mut place = |r: Record, batch: &mut Batch, held: &mut VecDeque<Record>| {
+            if !held_keys.contains(&r.partition_key) && batch.accepts(&r) {
                 batch.push(r);
             } else {
-                carry = Some(r);
-                break;
+                held_keys.insert(r.partition_key.clone());
+                held.push_back(r);
+            }
+        };
+        let mut earlier = std::mem::take(&mut held);
+        while let Some(r) = earlier.pop_front() {
+            place(r, &mut batch, &mut held);
+        }
+        if batch.is_empty() {
+            if !open {
+                return Ok(());
+            }
+            match rx.recv().await {
+                Some(r) => batch.push(r),
+                None => return Ok(()),
+            }
+        }
+        // Take what is queued, and wait up to LINGER for more while the request is not
+        // full: fewer, fuller requests (PutRecords cost is per call and per shard-second).
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while open && batch.len() < batch::MAX_ENTRIES && held.len() < MAX_HELD {
+            let next = match rx.try_recv() {
+                Ok(r) => Some(r),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(next) => next,
+                        Err(_) => break, // lingered long enough
+                    }
+                }
+            };
+            match next {
+                Some(r) => place(r, &mut batch, &mut held),
+                None => open = false,
             }
         }
         let s = put_batch(&*api, &stream, batch.take(), retry).await?;

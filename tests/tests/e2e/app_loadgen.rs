@@ -216,3 +216,46 @@ async fn load_generator_function_puts_the_day_and_stores_its_ground_truth_in_s3(
     assert_eq!(count as u64, report.records);
     assert_eq!(count, expected.len());
 }
+
+/// Measurement, not a check: records/s the load generator puts into the in-process
+/// emulator (no limits, 4 shards). `cargo test --workspace --test e2e
+/// load_generator_throughput -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "measurement; run explicitly with --ignored"]
+async fn load_generator_throughput() {
+    let env = TestEnv::start_emulator(Config::default()).await;
+    let kinesis = env.kinesis();
+    let stream = env.unique_name("loadgen-speed");
+    kinesis
+        .create_stream()
+        .stream_name(&stream)
+        .shard_count(4)
+        .send()
+        .await
+        .unwrap();
+    wait_active(&kinesis, &stream).await;
+    let generated = generate(&GeneratorConfig {
+        seed: 1,
+        transactions: 50_000,
+        ..GeneratorConfig::default()
+    })
+    .unwrap();
+    for lanes in [1, 4, 8] {
+        let options = SendOptions {
+            lanes,
+            ..SendOptions::default()
+        };
+        let report = send_records(
+            Arc::new(kinesis.clone()),
+            &stream,
+            generated.records(),
+            options,
+        )
+        .await
+        .unwrap();
+        eprintln!(
+            "lanes {lanes}: {} records in {} ms = {:.0} records/s, {} PutRecords calls",
+            report.records, report.elapsed_ms, report.records_per_second, report.put_calls
+        );
+    }
+}
