@@ -2,14 +2,15 @@
 //!
 //! A request holds at most [`MAX_ENTRIES`] entries and [`MAX_REQUEST_BYTES`] of data plus
 //! partition keys (AWS counts both toward the 5 MiB request limit), and — our ordering
-//! choice — at most ONE record per partition key. PutRecords is not atomic: an entry can
-//! fail while a later entry for the same key succeeds, which would reorder that key. With
-//! one entry per key per request, and the next request of a lane sent only once the
-//! previous one fully succeeded (failed entries retried first), every account's records
-//! reach the stream in generation order. (AWS: "PutRecords … does not guarantee the
-//! ordering of records" across failures; `SequenceNumberForOrdering` exists only on
-//! PutRecord.) Cost: a request closes early when a key repeats, which is rare because one
-//! account's records are seconds apart in arrival order.
+//! choice — at most ONE record per partition key. PutRecords is not atomic: "failure of
+//! individual records within a request does not stop the processing of subsequent
+//! records" (Kinesis API reference, PutRecords), so an entry can fail while a later
+//! entry for the same key succeeds, which would reorder that key. With one entry per key
+//! per request, and the next request of a lane sent only once the previous one fully
+//! succeeded (failed entries retried first), every account's records reach the stream in
+//! generation order. A record whose key is already in the request is held for the next
+//! one, together with that key's later records, while other keys keep filling the
+//! request (see the lane loop in the crate root).
 
 use std::collections::HashSet;
 

@@ -66,7 +66,7 @@ struct Args {
     #[arg(long)]
     create_shards: Option<i32>,
     /// Parallel senders.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 2)]
     lanes: usize,
     /// Region for signing.
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
