@@ -380,3 +380,37 @@ fn scoring_counts_false_and_repeated_alerts() {
     assert_eq!(score.detected_cases, 1);
     assert_eq!(score.recall, 1.0 / truth.fraud.len() as f64);
 }
+
+/// The committed golden day (`tests/golden/`): fixtures for other crates' golden
+/// scenarios, and a readable pin of the generator's bytes.
+fn golden_config() -> GeneratorConfig {
+    GeneratorConfig {
+        seed: 1,
+        transactions: 500,
+        fraud_account_ratio: 0.1,
+        malformed_rate: 0.03,
+        duplicate_rate: 0.01,
+        late_rate: 0.01,
+        ..GeneratorConfig::default()
+    }
+}
+
+#[test]
+fn the_committed_golden_day_is_reproduced_byte_for_byte() {
+    let g = generate(&golden_config()).unwrap();
+    let mut records = Vec::new();
+    g.write_records_jsonl(&mut records).unwrap();
+    let mut truth = Vec::new();
+    g.ground_truth().write_jsonl(&mut truth).unwrap();
+    assert!(
+        records == include_bytes!("golden/seed1-500.records.jsonl"),
+        "records differ"
+    );
+    assert!(
+        truth == include_bytes!("golden/seed1-500.truth.jsonl"),
+        "ground truth differs"
+    );
+    let t = g.ground_truth();
+    assert_eq!(t.fraud.len(), 5);
+    assert_eq!(t.malformed.len(), 15);
+}
