@@ -70,6 +70,9 @@ struct UpArgs {
     /// Delay applied to delayed invocations.
     #[arg(long, default_value_t = 500)]
     fault_delay_ms: u64,
+    /// Report functions that fail to build and start the rest, instead of failing.
+    #[arg(long)]
+    allow_missing_functions: bool,
     /// Load and check the template, print what would run, and exit.
     #[arg(long)]
     dry_run: bool,
@@ -188,6 +191,7 @@ async fn up_command(args: UpArgs) -> anyhow::Result<()> {
         } else {
             EsmOptions::default()
         },
+        allow_missing_functions: args.allow_missing_functions,
         ..UpOptions::default()
     };
     let stack = up(&emulator, template, &options).await?;
@@ -195,7 +199,9 @@ async fn up_command(args: UpArgs) -> anyhow::Result<()> {
         eprintln!("WARNING: {w}");
     }
     for f in &stack.template.functions {
-        tracing::info!(function = %f.name, kinesis_mappings = f.kinesis.len(), "function ready");
+        if emulator.lambda.function(&f.name).is_some() {
+            tracing::info!(function = %f.name, kinesis_mappings = f.kinesis.len(), "function ready");
+        }
     }
     for (name, next) in stack.schedules.next_firings() {
         tracing::info!(schedule = %name, next = ?next, "schedule armed");

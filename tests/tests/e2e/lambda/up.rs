@@ -215,3 +215,40 @@ async fn up_wires_the_templates_stream_to_its_function_end_to_end() {
     assert_eq!(m["shards"].as_object().unwrap().len(), 2, "{m}");
     stack.stop(&em);
 }
+
+#[tokio::test]
+async fn a_function_that_cannot_be_built_fails_up_with_cargos_reason_unless_allowed() {
+    fixture_binary();
+    let dir = scratch("upmissing");
+    let (_env, em) = emulator(&dir, FaultSettings::default()).await;
+    let text = std::fs::read_to_string(fixture_template())
+        .unwrap()
+        .replace("Binary: fixture-recorder", "Binary: no-such-binary");
+    let mut template = Template::parse(&text, &BTreeMap::new(), &Deployment::default()).unwrap();
+    template.base_dir = fixture_template().parent().unwrap().to_path_buf();
+    let err = up(&em, template.clone(), &UpOptions::default())
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("cannot build function fixture-recorder-test"),
+        "{message}"
+    );
+    assert!(message.contains("no-such-binary"), "{message}");
+
+    let options = UpOptions {
+        allow_missing_functions: true,
+        ..UpOptions::default()
+    };
+    let stack = up(&em, template, &options).await.unwrap();
+    assert!(
+        stack
+            .warnings
+            .iter()
+            .any(|w| w.contains("function not started")),
+        "{:?}",
+        stack.warnings
+    );
+    assert!(em.lambda.function("fixture-recorder-test").is_none());
+    stack.stop(&em);
+}
