@@ -1,6 +1,11 @@
 //! DynamoDb — placeholder until its issue lands: every operation answers
 //! `UnknownOperationException`, as AWS does for an operation it does not know.
 
+pub mod errors;
+pub mod expr;
+pub mod number;
+pub mod types;
+
 use serde_json::Value;
 
 use crate::error::AwsJsonError;
