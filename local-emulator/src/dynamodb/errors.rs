@@ -51,3 +51,5 @@ pub fn conditional_check_failed(item: Option<Value>) -> AwsJsonError {
         None => err,
     }
 }
+
+// ---- service engineer constructors below ----

@@ -1,0 +1,193 @@
+//! Property tests: no parse function panics on random text or random token soup (and
+//! evaluating/applying whatever parses does not panic either), attribute values
+//! round-trip through their wire form, and number arithmetic matches an integer oracle.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+use crate::dynamodb::number::Number;
+use crate::dynamodb::types::item_from_json;
+
+const VOCABULARY: &[&str] = &[
+    "a",
+    "b",
+    "#n",
+    "#m",
+    ":v",
+    ":w",
+    ":l",
+    ":s",
+    "(",
+    ")",
+    "[",
+    "]",
+    "0",
+    "1",
+    "99",
+    ",",
+    ".",
+    "=",
+    "<>",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "+",
+    "-",
+    "AND",
+    "OR",
+    "NOT",
+    "BETWEEN",
+    "IN",
+    "SET",
+    "REMOVE",
+    "ADD",
+    "DELETE",
+    "size",
+    "contains",
+    "begins_with",
+    "attribute_exists",
+    "attribute_not_exists",
+    "attribute_type",
+    "if_not_exists",
+    "list_append",
+    "status",
+    "#x",
+    ":x",
+    "!",
+    "é",
+    "\t",
+];
+
+fn fresh_inputs() -> ExprInputs {
+    let names = json!({"#n": "a", "#m": "map"});
+    let values = json!({
+        ":v": {"N": "1"}, ":w": {"S": "w"}, ":l": {"L": [{"N": "2"}]}, ":s": {"SS": ["x"]}
+    });
+    ExprInputs::from_request(Some(&names), Some(&values)).unwrap()
+}
+
+fn sample() -> Item {
+    item_from_json(&json!({
+        "a": {"N": "5"}, "b": {"L": [{"S": "x"}, {"M": {"a": {"N": "1"}}}]},
+        "map": {"M": {"a": {"SS": ["x", "y"]}}}
+    }))
+    .unwrap()
+}
+
+/// Runs every parser over `text`; whatever parses is also evaluated or applied.
+fn exercise(text: &str) {
+    let item = sample();
+    if let Ok(cond) = parse_condition(text, &mut fresh_inputs()) {
+        cond.evaluate(Some(&item));
+        cond.evaluate(None);
+    }
+    if let Ok(cond) = parse_filter(text, &mut fresh_inputs()) {
+        cond.evaluate(Some(&item));
+    }
+    let _ = parse_key_condition(text, &mut fresh_inputs());
+    if let Ok(update) = parse_update(text, &mut fresh_inputs()) {
+        let mut copy = item.clone();
+        let _ = update.apply(&mut copy);
+        let _ = update.apply(&mut Item::new());
+        update.updated_projection().apply(&item);
+    }
+    if let Ok(projection) = parse_projection(text, &mut fresh_inputs()) {
+        projection.apply(&item);
+    }
+}
+
+fn scalar() -> impl Strategy<Value = AttrValue> {
+    prop_oneof![
+        ".{0,12}".prop_map(AttrValue::S),
+        (any::<bool>(), "[1-9][0-9]{0,20}", -100i32..100).prop_map(|(neg, digits, exp)| {
+            let text = format!("{}{digits}e{exp}", if neg { "-" } else { "" });
+            AttrValue::N(Number::parse(&text).unwrap())
+        }),
+        proptest::collection::vec(any::<u8>(), 0..8).prop_map(AttrValue::B),
+        any::<bool>().prop_map(AttrValue::Bool),
+        Just(AttrValue::Null),
+        proptest::collection::btree_set(".{0,5}", 1..4)
+            .prop_map(|s| AttrValue::Ss(s.into_iter().collect())),
+        proptest::collection::btree_set(any::<i64>(), 1..4).prop_map(|s| {
+            let mut v = AttrValue::Ns(
+                s.into_iter()
+                    .map(|n| Number::parse(&n.to_string()).unwrap())
+                    .collect(),
+            );
+            v.normalize_set();
+            v
+        }),
+        proptest::collection::btree_set(proptest::collection::vec(any::<u8>(), 0..4), 1..4)
+            .prop_map(|s| AttrValue::Bs(s.into_iter().collect())),
+    ]
+}
+
+fn attr_value() -> impl Strategy<Value = AttrValue> {
+    scalar().prop_recursive(4, 32, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(AttrValue::L),
+            proptest::collection::btree_map(".{0,6}", inner, 0..4)
+                .prop_map(|m: BTreeMap<String, AttrValue>| AttrValue::M(m)),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_text_never_panics_any_parser(text in "\\PC{0,80}") {
+        exercise(&text);
+    }
+
+    #[test]
+    fn random_token_soup_never_panics_any_parser(
+        words in proptest::collection::vec(proptest::sample::select(VOCABULARY), 0..24),
+        glue in proptest::collection::vec(proptest::sample::select(&[" ", "", "  "][..]), 24),
+    ) {
+        let text: String = words
+            .iter()
+            .zip(glue.iter())
+            .map(|(w, g)| format!("{w}{g}"))
+            .collect();
+        exercise(&text);
+    }
+
+    #[test]
+    fn attribute_values_round_trip_through_json(value in attr_value()) {
+        let wire = value.to_json();
+        let back = AttrValue::from_json(&wire).unwrap();
+        prop_assert_eq!(back, value);
+    }
+
+    #[test]
+    fn number_arithmetic_matches_integer_arithmetic(a in any::<i64>(), b in any::<i64>()) {
+        let (x, y) = (Number::parse(&a.to_string()).unwrap(), Number::parse(&b.to_string()).unwrap());
+        prop_assert_eq!(x.add(&y).unwrap().to_string(), (i128::from(a) + i128::from(b)).to_string());
+        prop_assert_eq!(x.sub(&y).unwrap().to_string(), (i128::from(a) - i128::from(b)).to_string());
+        prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+    }
+
+    #[test]
+    fn scaled_numbers_compare_like_their_integer_mantissas(a in any::<i32>(), b in any::<i32>(), exp in -100i32..100) {
+        let x = Number::parse(&format!("{a}e{exp}")).unwrap();
+        let y = Number::parse(&format!("{b}e{exp}")).unwrap();
+        prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+        prop_assert_eq!(Number::parse(&x.to_string()).unwrap(), x);
+    }
+}
+
+#[test]
+fn deeply_nested_parentheses_are_a_syntax_error_not_a_stack_overflow() {
+    let text = format!("{}a = :v{}", "(".repeat(2000), ")".repeat(2000));
+    let err = parse_condition(&text, &mut fresh_inputs()).unwrap_err();
+    assert_eq!(err.code(), "ValidationException");
+    let text = format!("SET a = {}:v{}", "(".repeat(1500), ")".repeat(1500));
+    assert!(parse_update(&text, &mut fresh_inputs()).is_err());
+    let text = format!("{}a = :v", "NOT ".repeat(1000));
+    assert!(parse_condition(&text, &mut fresh_inputs()).is_err());
+}
