@@ -3,7 +3,7 @@
 //!
 //! DynamoDB never fails at evaluation time: a missing attribute or a comparison of
 //! mismatched types simply makes the comparison false — except `<>`, which is true
-//! whenever the two sides are not equal, including when one side is missing.
+//! whenever the two sides are not equal, including when either side is missing.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -25,7 +25,9 @@ pub fn evaluate(cond: &Cond, item: Option<&Item>) -> bool {
             let (a, b) = (value(a, item), value(b, item));
             match op {
                 CmpOp::Eq => matches!((&a, &b), (Some(x), Some(y)) if x == y),
-                CmpOp::Ne => a != b,
+                // A missing side is unequal to anything, even another missing side
+                // (verified against DynamoDB by ExtendDB PR #5).
+                CmpOp::Ne => !matches!((&a, &b), (Some(x), Some(y)) if x == y),
                 _ => {
                     let ordering = match (&a, &b) {
                         (Some(x), Some(y)) => compare_scalar(x, y),

@@ -74,6 +74,8 @@ fn missing_attributes_make_comparisons_false_except_not_equal() {
     assert!(!check("absent = :n"));
     assert!(!check("absent < :n"));
     assert!(check("absent <> :n"));
+    assert!(check("absent <> gone"));
+    assert!(!check("absent = gone"));
     assert!(!check("absent BETWEEN :lo AND :hi"));
     assert!(!check("absent IN (:n, :lo)"));
 }

@@ -237,6 +237,15 @@ fn update_syntax_errors_quote_the_token_and_its_neighbours() {
         "Invalid UpdateExpression: Syntax error; token: \"+\", near: \":five + :one\""
     );
     assert!(parse_error("ADD a b").contains("Syntax error; token: \"b\""));
+    // Both texts as DynamoDB printed them (aws/aws-cdk#7591, nubo-db/dynoxide#12).
+    assert_eq!(
+        parse_error("ADD hits : incr"),
+        "Invalid UpdateExpression: Syntax error; token: \":\", near: \"hits : incr\""
+    );
+    assert_eq!(
+        parse_error("INVALID SYNTAX HERE"),
+        "Invalid UpdateExpression: Syntax error; token: \"INVALID\", near: \"INVALID SYNTAX\""
+    );
 }
 
 #[test]
