@@ -500,3 +500,61 @@ fn projections_reject_overlapping_and_conflicting_paths() {
             .starts_with("Invalid ProjectionExpression: Syntax error; token: \"<EOF>\"")
     );
 }
+
+#[test]
+fn projections_reach_into_lists_of_maps() {
+    let item = item(json!({
+        "entries": {"L": [
+            {"M": {"id": {"N": "1"}, "x": {"S": "a"}}},
+            {"M": {"id": {"N": "2"}, "x": {"S": "b"}}}
+        ]},
+        "other_attr": {"S": "dropped"}
+    }));
+    let mut inputs = ExprInputs::default();
+    let projection = parse_projection("entries[1].x, entries[0].id", &mut inputs).unwrap();
+    assert_eq!(
+        crate::dynamodb::types::item_to_json(&projection.apply(&item)),
+        json!({"entries": {"L": [{"M": {"id": {"N": "1"}}}, {"M": {"x": {"S": "b"}}}]}})
+    );
+}
+
+#[test]
+fn key_conditions_flip_every_reversed_comparison() {
+    for (expr, expected) in [
+        (":v < sk", "Gt"),
+        (":v <= sk", "Ge"),
+        (":v > sk", "Lt"),
+        (":v >= sk", "Le"),
+        (":v = sk", "Eq"),
+    ] {
+        let mut inputs = inputs(Value::Null, json!({":v": {"N": "5"}}));
+        let kc = parse_key_condition(expr, &mut inputs).unwrap();
+        let shown = format!("{:?}", kc.parts[0].1);
+        assert!(shown.starts_with(expected), "{expr} gave {shown}");
+    }
+}
+
+#[test]
+fn keywords_and_placeholders_are_case_and_whitespace_tolerant() {
+    assert!(check("age\n=\t:n and\r\n#n = :s"));
+    assert!(check("age between :lo and :hi"));
+    assert!(check("age in (:n)"));
+    assert!(check("#m . child = :x OR #m.child <> :x"));
+}
+
+#[test]
+fn numbers_compare_by_value_in_conditions() {
+    let mut inputs = inputs(
+        Value::Null,
+        json!({":v": {"N": "42.000"}, ":w": {"N": "4.2e1"}}),
+    );
+    let cond = parse_condition("age = :v AND age = :w AND age IN (:v)", &mut inputs).unwrap();
+    assert!(cond.evaluate(Some(&sample())));
+}
+
+#[test]
+fn sets_compare_equal_regardless_of_order_in_conditions() {
+    let mut inputs = inputs(Value::Null, json!({":t": {"SS": ["b", "a"]}}));
+    let cond = parse_condition("tags = :t", &mut inputs).unwrap();
+    assert!(cond.evaluate(Some(&sample())));
+}

@@ -343,3 +343,83 @@ fn updates_cannot_nest_values_deeper_than_32_levels() {
             .contains("Nesting Levels")
     );
 }
+
+#[test]
+fn remove_under_a_missing_parent_is_invalid_but_a_missing_leaf_is_ignored() {
+    // DynamoDB refuses REMOVE x.y without a map x, but ignores a missing y
+    // (scylladb/scylladb#10043 documents both against DynamoDB).
+    assert_eq!(
+        run("REMOVE nope.x").unwrap_err(),
+        "The document path provided in the update expression is invalid for update"
+    );
+    assert_eq!(
+        run("REMOVE #t.x").unwrap_err(),
+        "The document path provided in the update expression is invalid for update"
+    );
+    let r = run("REMOVE doc.nokey, doc.arr[5]").unwrap();
+    assert_eq!(attr(&r, "doc"), attr(&item_to_json(&start()), "doc"));
+}
+
+#[test]
+fn add_and_delete_reach_into_nested_documents() {
+    let mut inputs = inputs(Value::Null, json!({":n": {"N": "2"}, ":s": {"SS": ["q"]}}));
+    let update = parse_update("ADD doc.child.x :n, doc.tags :s", &mut inputs).unwrap();
+    let mut item = start();
+    update.apply(&mut item).unwrap();
+    let doc = item_to_json(&item)["doc"].clone();
+    assert_eq!(doc["M"]["child"]["M"]["x"], json!({"N": "3"}));
+    assert_eq!(doc["M"]["tags"], json!({"SS": ["q"]}));
+    let mut inputs2 = self::inputs(Value::Null, json!({":n": {"N": "2"}}));
+    let update = parse_update("ADD nope.x :n", &mut inputs2).unwrap();
+    assert_eq!(
+        update.apply(&mut start()).unwrap_err().message,
+        "The document path provided in the update expression is invalid for update"
+    );
+}
+
+#[test]
+fn an_update_can_build_an_item_from_nothing() {
+    let mut inputs = inputs(
+        Value::Null,
+        json!({":m": {"M": {}}, ":one": {"N": "1"}, ":l": {"L": []}}),
+    );
+    let update = parse_update(
+        "SET doc = :m, hits = if_not_exists(hits, :one), seen = list_append(if_not_exists(seen, :l), :l)",
+        &mut inputs,
+    )
+    .unwrap();
+    let mut item = Item::new();
+    update.apply(&mut item).unwrap();
+    assert_eq!(
+        item_to_json(&item),
+        json!({"doc": {"M": {}}, "hits": {"N": "1"}, "seen": {"L": []}})
+    );
+}
+
+#[test]
+fn parenthesized_values_and_operands_are_accepted_in_set() {
+    let r = run("SET a = (#c + :one), b = (#c) - (:one), c = (:s)").unwrap();
+    assert_eq!(attr(&r, "a"), json!({"N": "11"}));
+    assert_eq!(attr(&r, "b"), json!({"N": "9"}));
+    assert_eq!(attr(&r, "c"), json!({"S": "str"}));
+}
+
+#[test]
+fn functions_that_belong_to_conditions_are_refused_in_updates() {
+    assert_eq!(
+        parse_error("SET a = size(lst)"),
+        "Invalid UpdateExpression: The function is not allowed in an update expression; function: size"
+    );
+}
+
+#[test]
+fn empty_update_expression_is_rejected() {
+    assert_eq!(
+        parse_error(""),
+        "Invalid UpdateExpression: The expression can not be empty;"
+    );
+    assert_eq!(
+        parse_error("   "),
+        "Invalid UpdateExpression: Syntax error; token: \"<EOF>\", near: \"   \""
+    );
+}
