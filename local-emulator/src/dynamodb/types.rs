@@ -12,13 +12,21 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::alphabet::STANDARD as STANDARD_ALPHABET;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
 
 use crate::error::AwsJsonError;
 
 use super::errors::{serialization, validation};
 use super::number::Number;
+
+/// Standard base64, padded on output; padding optional on input (SDKs pad, hand-written
+/// requests sometimes do not).
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &STANDARD_ALPHABET,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// Deepest nesting of lists and maps DynamoDB accepts (a leaf at level 33 is refused).
 pub const MAX_NESTING_DEPTH: usize = 32;
@@ -473,6 +481,7 @@ mod tests {
     fn empty_strings_and_binaries_are_valid_values_and_set_members() {
         assert_eq!(parse(json!({"S": ""})), AttrValue::S(String::new()));
         assert_eq!(parse(json!({"B": ""})), AttrValue::B(Vec::new()));
+        assert_eq!(parse(json!({"B": "AQ"})), AttrValue::B(vec![1]));
         assert_eq!(
             parse(json!({"SS": [""]})),
             AttrValue::Ss(vec![String::new()])

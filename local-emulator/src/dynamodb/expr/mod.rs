@@ -32,6 +32,8 @@ mod tests_condition;
 #[cfg(test)]
 mod tests_fuzz;
 #[cfg(test)]
+mod tests_inputs;
+#[cfg(test)]
 mod tests_update;
 
 use std::collections::{BTreeMap, BTreeSet};
