@@ -181,6 +181,81 @@ proptest! {
     }
 }
 
+/// One top-level action for the update oracle.
+#[derive(Debug, Clone)]
+enum Op {
+    Set(usize, i64),
+    Remove(usize),
+    Add(usize, i64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0..6usize, -50i64..50).prop_map(|(a, v)| Op::Set(a, v)),
+        (0..6usize).prop_map(Op::Remove),
+        (0..6usize, -50i64..50).prop_map(|(a, v)| Op::Add(a, v)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Random SET/REMOVE/ADD over distinct top-level attributes, checked against a
+    /// from-scratch model: SETs, then REMOVEs, then ADDs (missing counts as 0).
+    #[test]
+    fn update_application_matches_a_simple_model(
+        start in proptest::collection::btree_map(0..6usize, -50i64..50, 0..6),
+        ops in proptest::collection::vec(op(), 1..6),
+    ) {
+        let mut seen = std::collections::BTreeSet::new();
+        let ops: Vec<Op> = ops
+            .into_iter()
+            .filter(|o| seen.insert(match o { Op::Set(a, _) | Op::Remove(a) | Op::Add(a, _) => *a }))
+            .collect();
+        let mut clauses: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        let mut values = serde_json::Map::new();
+        for (i, o) in ops.iter().enumerate() {
+            let (clause, text) = match o {
+                Op::Set(a, v) => { values.insert(format!(":v{i}"), json!({"N": v.to_string()})); ("SET", format!("a{a} = :v{i}")) }
+                Op::Remove(a) => ("REMOVE", format!("a{a}")),
+                Op::Add(a, v) => { values.insert(format!(":v{i}"), json!({"N": v.to_string()})); ("ADD", format!("a{a} :v{i}")) }
+            };
+            clauses.entry(clause).or_default().push(text);
+        }
+        let text: Vec<String> = clauses.iter().map(|(c, parts)| format!("{c} {}", parts.join(", "))).collect();
+        let values = serde_json::Value::Object(values);
+        let mut inputs = ExprInputs::from_request(None, (!ops.iter().all(|o| matches!(o, Op::Remove(_)))).then_some(&values)).unwrap();
+        let update = parse_update(&text.join(" "), &mut inputs).unwrap();
+        inputs.finish().unwrap();
+
+        let mut item: Item = start.iter().map(|(a, v)| (format!("a{a}"), AttrValue::N(Number::parse(&v.to_string()).unwrap()))).collect();
+        update.apply(&mut item).unwrap();
+
+        let mut model: BTreeMap<usize, i64> = start.clone();
+        for o in &ops { if let Op::Set(a, v) = o { model.insert(*a, *v); } }
+        for o in &ops { if let Op::Remove(a) = o { model.remove(a); } }
+        for o in &ops { if let Op::Add(a, v) = o { *model.entry(*a).or_insert(0) += v; } }
+        let expected: Item = model.iter().map(|(a, v)| (format!("a{a}"), AttrValue::N(Number::parse(&v.to_string()).unwrap()))).collect();
+        prop_assert_eq!(item, expected);
+    }
+
+    #[test]
+    fn any_valid_decimal_text_round_trips_through_its_normal_form(
+        neg in any::<bool>(),
+        int in "[0-9]{0,20}",
+        frac in "[0-9]{0,17}",
+        exp in -90i32..90,
+    ) {
+        prop_assume!(!(int.is_empty() && frac.is_empty()));
+        let text = format!("{}{int}.{frac}e{exp}", if neg { "-" } else { "" });
+        let n = Number::parse(&text).unwrap();
+        let shown = n.to_string();
+        prop_assert!(!shown.contains('e') && !shown.ends_with('.'));
+        prop_assert!(!shown.contains('.') || !shown.ends_with('0'));
+        prop_assert_eq!(Number::parse(&shown).unwrap(), n);
+    }
+}
+
 #[test]
 fn deeply_nested_parentheses_are_a_syntax_error_not_a_stack_overflow() {
     let text = format!("{}a = :v{}", "(".repeat(2000), ")".repeat(2000));
