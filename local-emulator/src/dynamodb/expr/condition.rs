@@ -507,3 +507,46 @@ fn check_between(p: &mut Parser<'_>, low: &Operand, high: &Operand) {
         );
     }
 }
+
+/// Appends the top-level names of every path in `cond` to `names` (no duplicates).
+pub fn collect_names(cond: &Cond, names: &mut Vec<String>) {
+    fn push(path: &Path, names: &mut Vec<String>) {
+        let top = path.top();
+        if !top.is_empty() && !names.iter().any(|n| n == top) {
+            names.push(top.to_owned());
+        }
+    }
+    fn operand(op: &Operand, names: &mut Vec<String>) {
+        match op {
+            Operand::Path(path) => push(path, names),
+            Operand::Size(inner) => operand(inner, names),
+            Operand::Value(_) => {}
+        }
+    }
+    match cond {
+        Cond::Compare(_, a, b)
+        | Cond::Type(a, b)
+        | Cond::BeginsWith(a, b)
+        | Cond::Contains(a, b) => {
+            operand(a, names);
+            operand(b, names);
+        }
+        Cond::Between(a, b, c) => {
+            for op in [a, b, c] {
+                operand(op, names);
+            }
+        }
+        Cond::In(a, list) => {
+            operand(a, names);
+            for op in list {
+                operand(op, names);
+            }
+        }
+        Cond::And(a, b) | Cond::Or(a, b) => {
+            collect_names(a, names);
+            collect_names(b, names);
+        }
+        Cond::Not(a) => collect_names(a, names),
+        Cond::Exists(path) | Cond::NotExists(path) => push(path, names),
+    }
+}

@@ -191,6 +191,14 @@ impl Condition {
     pub fn evaluate(&self, item: Option<&Item>) -> bool {
         evaluate::evaluate(&self.root, item)
     }
+
+    /// Top-level attribute names the condition reads (each once, in expression order);
+    /// Query uses it to refuse filters on key attributes.
+    pub fn top_level_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        condition::collect_names(&self.root, &mut names);
+        names
+    }
 }
 
 /// A parsed update expression.

@@ -363,3 +363,14 @@ fn sets_compare_equal_regardless_of_order_in_conditions() {
     let cond = parse_condition("tags = :t", &mut inputs).unwrap();
     assert!(cond.evaluate(Some(&sample())));
 }
+
+#[test]
+fn conditions_report_the_top_level_attributes_they_read() {
+    let mut inputs = inputs(json!({"#n": "name"}), values());
+    let cond = parse_condition(
+        "attribute_exists(pk) AND (size(#n) > :n OR contains(lst, :x)) AND NOT age IN (:n, :lo) AND pk <> :s",
+        &mut inputs,
+    )
+    .unwrap();
+    assert_eq!(cond.top_level_names(), vec!["pk", "name", "lst", "age"]);
+}
