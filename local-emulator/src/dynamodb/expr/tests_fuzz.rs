@@ -136,8 +136,43 @@ fn attr_value() -> impl Strategy<Value = AttrValue> {
     })
 }
 
+/// Arbitrary JSON whose object keys are mostly DynamoDB type tags, so the attribute
+/// value parser sees many near-valid shapes.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        "[0-9a-zA-Z.+=/eE-]{0,12}".prop_map(serde_json::Value::String),
+    ];
+    leaf.prop_recursive(5, 48, 4, |inner| {
+        let tag = proptest::sample::select(
+            &[
+                "S", "N", "B", "BOOL", "NULL", "L", "M", "SS", "NS", "BS", ":v", "#n", "x",
+            ][..],
+        );
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            proptest::collection::btree_map(tag, inner, 0..3).prop_map(|m| {
+                serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+            }),
+        ]
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_json_never_panics_the_value_parsers(v in json_value()) {
+        if let Ok(value) = AttrValue::from_json(&v) {
+            // Whatever is accepted prints and re-parses to the same value.
+            prop_assert_eq!(AttrValue::from_json(&value.to_json()).unwrap(), value.clone());
+            let _ = value.size();
+        }
+        let _ = crate::dynamodb::types::item_from_json(&v);
+        let _ = ExprInputs::from_request(Some(&v), Some(&v));
+    }
 
     #[test]
     fn random_text_never_panics_any_parser(text in "\\PC{0,80}") {
