@@ -229,6 +229,9 @@ fn comparison(p: &mut Parser<'_>) -> Result<Parsed, AwsJsonError> {
             list.push(operand(p)?);
         }
         p.expect(Kind::RParen)?;
+        for candidate in &list {
+            check_distinct(p, "IN", &left, candidate);
+        }
         if list.len() > MAX_IN_OPERANDS {
             p.note(
                 Category::OperandCount,

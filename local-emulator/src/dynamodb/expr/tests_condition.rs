@@ -288,6 +288,10 @@ fn function_misuse_is_reported_with_aws_messages() {
         cond_error("age = age"),
         "Invalid ConditionExpression: The first operand must be distinct from the remaining operands for this operator or function; operator: =, first operand: [age]"
     );
+    assert_eq!(
+        cond_error("age IN (:n, age)"),
+        "Invalid ConditionExpression: The first operand must be distinct from the remaining operands for this operator or function; operator: IN, first operand: [age]"
+    );
     assert!(
         cond_error("attribute_type(age, :n)")
             .contains("operator or function: attribute_type, operand type: N")
