@@ -428,7 +428,7 @@ fn unknown_function() -> Node {
 /// Stand-in node after an error was recorded (the expression is rejected anyway).
 fn placeholder(function: &'static str) -> Node {
     if function == "size" {
-        Node::Operand(Operand::Value(AttrValue::Null))
+        Node::Operand(Operand::Size(Box::new(Operand::Value(AttrValue::Null))))
     } else {
         Node::Cond(Cond::Exists(Path(Vec::new())), Some(function))
     }

@@ -289,6 +289,10 @@ fn function_misuse_is_reported_with_aws_messages() {
         "Invalid ConditionExpression: The first operand must be distinct from the remaining operands for this operator or function; operator: =, first operand: [age]"
     );
     assert_eq!(
+        cond_error("size(age, :n) > :n"),
+        "Invalid ConditionExpression: Incorrect number of operands for operator or function; operator or function: size, number of operands: 2"
+    );
+    assert_eq!(
         cond_error("age IN (:n, age)"),
         "Invalid ConditionExpression: The first operand must be distinct from the remaining operands for this operator or function; operator: IN, first operand: [age]"
     );
