@@ -202,6 +202,9 @@ fn comparison(p: &mut Parser<'_>) -> Result<Parsed, AwsJsonError> {
         p.bump();
         let right = operand(p)?;
         check_distinct(p, op.symbol(), &left, &right);
+        if !matches!(op, CmpOp::Eq | CmpOp::Ne) {
+            check_orderable(p, op.symbol(), &[&left, &right]);
+        }
         return Ok(Parsed::plain(Node::Cond(
             Cond::Compare(op, left, right),
             None,
@@ -215,6 +218,7 @@ fn comparison(p: &mut Parser<'_>) -> Result<Parsed, AwsJsonError> {
         }
         p.bump();
         let high = operand(p)?;
+        check_orderable(p, "BETWEEN", &[&left, &low, &high]);
         check_between(p, &low, &high);
         return Ok(Parsed::plain(Node::Cond(
             Cond::Between(left, low, high),
@@ -461,6 +465,29 @@ fn check_type_name(p: &mut Parser<'_>, arg: &Operand) {
                 .unwrap_or("{NS,SS,L,BS,N,M,B,BOOL,NULL,S}");
             p.note(Category::Operand, wrong_type("attribute_type", shown));
         }
+    }
+}
+
+/// Ordering operators need scalars: a constant list, map, set, boolean or null is refused
+/// up front ("operator or function: <, operand type: LIST").
+fn check_orderable(p: &mut Parser<'_>, operator: &str, operands: &[&Operand]) {
+    for operand in operands {
+        let Operand::Value(v) = operand else {
+            continue;
+        };
+        let shown = match v {
+            AttrValue::S(_) | AttrValue::N(_) | AttrValue::B(_) => continue,
+            AttrValue::Bool(_) => "BOOLEAN",
+            AttrValue::Null => "NULL",
+            AttrValue::L(_) => "LIST",
+            AttrValue::M(_) => "MAP",
+            other => other.type_name(),
+        };
+        // An undefined placeholder reads as NULL and has its own, earlier error.
+        if matches!(v, AttrValue::Null) && p.has(Category::UndefinedValue) {
+            continue;
+        }
+        p.note(Category::Operand, wrong_type(operator, shown));
     }
 }
 

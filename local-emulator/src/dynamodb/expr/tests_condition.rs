@@ -292,6 +292,21 @@ fn function_misuse_is_reported_with_aws_messages() {
         cond_error("size(age, :n) > :n"),
         "Invalid ConditionExpression: Incorrect number of operands for operator or function; operator or function: size, number of operands: 2"
     );
+    let mut inputs = inputs(
+        Value::Null,
+        json!({":l": {"L": []}, ":b": {"BOOL": true}, ":n": {"N": "1"}}),
+    );
+    assert_eq!(
+        parse_condition("a < :l", &mut inputs).unwrap_err().message,
+        "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: <, operand type: LIST"
+    );
+    assert!(
+        parse_condition("a BETWEEN :b AND :b", &mut inputs)
+            .unwrap_err()
+            .message
+            .contains("operator or function: BETWEEN, operand type: BOOLEAN")
+    );
+    assert!(parse_condition("a = :l OR a <> :b OR a >= :n", &mut inputs).is_ok());
     assert_eq!(
         cond_error("age IN (:n, age)"),
         "Invalid ConditionExpression: The first operand must be distinct from the remaining operands for this operator or function; operator: IN, first operand: [age]"
