@@ -11,7 +11,7 @@
 /// What a token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// `[A-Za-z_][A-Za-z0-9_]*` (may start with a digit-free letter only).
+    /// `[A-Za-z][A-Za-z0-9_]*`.
     Ident,
     /// `#` followed by `[A-Za-z0-9_]+`.
     NameRef,
@@ -93,7 +93,8 @@ pub fn tokenize(source: &str) -> Vec<Token> {
             end
         };
         let (kind, end) = match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'_' => (Kind::Ident, word_end(pos + 1)),
+            // A bare name starts with a letter: `_x` is a syntax error at `_` in DynamoDB.
+            b'a'..=b'z' | b'A'..=b'Z' => (Kind::Ident, word_end(pos + 1)),
             b'0'..=b'9' => {
                 let mut end = pos + 1;
                 while end < bytes.len() && bytes[end].is_ascii_digit() {
@@ -179,12 +180,14 @@ mod tests {
     #[test]
     fn lexer_turns_stray_characters_into_unknown_tokens() {
         assert_eq!(
-            kinds("a ! é #"),
+            kinds("a ! é # _x"),
             vec![
                 (Kind::Ident, "a"),
                 (Kind::Unknown, "!"),
                 (Kind::Unknown, "é"),
                 (Kind::Unknown, "#"),
+                (Kind::Unknown, "_"),
+                (Kind::Ident, "x"),
             ]
         );
     }

@@ -215,6 +215,10 @@ fn syntax_errors_quote_the_token_and_its_neighbours() {
         "Invalid ConditionExpression: Syntax error; token: \"<EOF>\", near: \"age\""
     );
     assert_eq!(
+        cond_error("_hidden = :n"),
+        "Invalid ConditionExpression: Syntax error; token: \"_\", near: \"_hidden\""
+    );
+    assert_eq!(
         cond_error("age ! :n"),
         "Invalid ConditionExpression: Syntax error; token: \"!\", near: \"age ! :n\""
     );
