@@ -141,6 +141,7 @@ fn or(p: &mut Parser<'_>) -> Result<Parsed, AwsJsonError> {
     while p.at_keyword("OR") {
         let lhs = to_cond(p, left.node)?;
         p.bump();
+        p.count_operator()?;
         let right = and(p)?;
         let rhs = to_cond(p, right.node)?;
         left = Parsed::plain(Node::Cond(Cond::Or(Box::new(lhs), Box::new(rhs)), None));
@@ -153,6 +154,7 @@ fn and(p: &mut Parser<'_>) -> Result<Parsed, AwsJsonError> {
     while p.at_keyword("AND") {
         let lhs = to_cond(p, left.node)?;
         p.bump();
+        p.count_operator()?;
         let right = not(p)?;
         let rhs = to_cond(p, right.node)?;
         left = Parsed::plain(Node::Cond(Cond::And(Box::new(lhs), Box::new(rhs)), None));
@@ -163,6 +165,7 @@ fn and(p: &mut Parser<'_>) -> Result<Parsed, AwsJsonError> {
 fn not(p: &mut Parser<'_>) -> Result<Parsed, AwsJsonError> {
     if p.at_keyword("NOT") {
         p.bump();
+        p.count_operator()?;
         p.enter()?;
         let inner = not(p)?;
         p.leave();
@@ -200,6 +203,7 @@ fn comparison(p: &mut Parser<'_>) -> Result<Parsed, AwsJsonError> {
     };
     if let Some(op) = p.peek_kind().and_then(comparison_op) {
         p.bump();
+        p.count_operator()?;
         let right = operand(p)?;
         check_distinct(p, op.symbol(), &left, &right);
         if !matches!(op, CmpOp::Eq | CmpOp::Ne) {
@@ -212,6 +216,7 @@ fn comparison(p: &mut Parser<'_>) -> Result<Parsed, AwsJsonError> {
     }
     if p.at_keyword("BETWEEN") {
         p.bump();
+        p.count_operator()?;
         let low = operand(p)?;
         if !p.at_keyword("AND") {
             return Err(p.syntax_error());
@@ -227,6 +232,7 @@ fn comparison(p: &mut Parser<'_>) -> Result<Parsed, AwsJsonError> {
     }
     if p.at_keyword("IN") {
         p.bump();
+        p.count_operator()?;
         p.expect(Kind::LParen)?;
         let mut list = vec![operand(p)?];
         while p.eat(Kind::Comma).is_some() {
@@ -329,6 +335,7 @@ fn function(p: &mut Parser<'_>) -> Result<Parsed, AwsJsonError> {
     let name_token = p.bump().ok_or_else(|| p.syntax_error())?;
     let name = p.text(name_token);
     p.expect(Kind::LParen)?;
+    p.count_operator()?;
     p.enter()?;
     let mut args = vec![operand(p)?];
     while p.eat(Kind::Comma).is_some() {

@@ -21,6 +21,12 @@ use super::reserved::is_reserved;
 pub const MAX_EXPRESSION_BYTES: usize = 4096;
 /// Deepest parenthesis nesting the parser follows (bounds recursion on hostile input).
 const MAX_NESTING: usize = 64;
+/// Most operators and functions one expression may use (DynamoDB's documented limit).
+pub const MAX_OPERATORS: usize = 300;
+/// Most elements a document path may have.
+pub const MAX_PATH_DEPTH: usize = 32;
+/// Largest list index DynamoDB accepts (a 32-bit signed integer).
+const MAX_LIST_INDEX: usize = 2_147_483_647;
 
 /// Kinds of semantic error, reported in a per-expression order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +123,7 @@ pub struct Parser<'a> {
     tokens: Vec<Token>,
     pos: usize,
     depth: usize,
+    operators: usize,
     /// Which expression this is.
     pub kind: ExprKind,
     /// Placeholders of the request.
@@ -145,6 +152,7 @@ impl<'a> Parser<'a> {
             tokens: tokenize(source),
             pos: 0,
             depth: 0,
+            operators: 0,
             kind,
             inputs,
             errors: Vec::new(),
@@ -269,6 +277,21 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// Counts one operator or function against [`MAX_OPERATORS`].
+    pub fn count_operator(&mut self) -> Result<(), AwsJsonError> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(invalid(
+                self.kind,
+                &format!(
+                    "The expression contains too many operators; operator count: {}",
+                    self.operators
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Leaves a parenthesized group.
     pub fn leave(&mut self) {
         self.depth = self.depth.saturating_sub(1);
@@ -369,15 +392,35 @@ impl<'a> Parser<'a> {
                     if token.kind != Kind::Number {
                         return Err(self.syntax_error());
                     }
-                    let index = self
-                        .text(token)
+                    let digits = self.text(token);
+                    let index = digits
                         .parse::<usize>()
-                        .map_err(|_| self.syntax_error())?;
+                        .ok()
+                        .filter(|i| *i <= MAX_LIST_INDEX)
+                        .ok_or_else(|| {
+                            invalid(
+                                self.kind,
+                                &format!(
+                                    "List index is not within the allowable range; index: [{digits}]"
+                                ),
+                            )
+                        })?;
                     self.bump();
                     self.expect(Kind::RBracket)?;
                     elems.push(PathElem::Index(index));
                 }
-                _ => return Ok(Path(elems)),
+                _ => {
+                    if elems.len() > MAX_PATH_DEPTH {
+                        return Err(invalid(
+                            self.kind,
+                            &format!(
+                                "The document path has too many nesting levels; nesting levels: {}",
+                                elems.len()
+                            ),
+                        ));
+                    }
+                    return Ok(Path(elems));
+                }
             }
         }
     }

@@ -401,3 +401,28 @@ fn conditions_report_the_top_level_attributes_they_read() {
     .unwrap();
     assert_eq!(cond.top_level_names(), vec!["pk", "name", "lst", "age"]);
 }
+
+#[test]
+fn dynamodb_limits_on_operators_list_indexes_and_path_depth_are_enforced() {
+    let many = vec!["age = :n"; 151].join(" AND ");
+    assert_eq!(
+        cond_error(&many),
+        "Invalid ConditionExpression: The expression contains too many operators; operator count: 301"
+    );
+    assert!(check(&vec!["age = :n"; 150].join(" AND ")));
+    assert_eq!(
+        cond_error("lst[2147483648] = :n"),
+        "Invalid ConditionExpression: List index is not within the allowable range; index: [2147483648]"
+    );
+    assert_eq!(
+        cond_error("lst[99999999999999999999999] = :n"),
+        "Invalid ConditionExpression: List index is not within the allowable range; index: [99999999999999999999999]"
+    );
+    let deep_ok = format!("a{}", ".b".repeat(31));
+    assert!(!check(&format!("{deep_ok} = :n")));
+    let too_deep = format!("a{}", ".b".repeat(32));
+    assert_eq!(
+        cond_error(&format!("{too_deep} = :n")),
+        "Invalid ConditionExpression: The document path has too many nesting levels; nesting levels: 33"
+    );
+}

@@ -180,6 +180,7 @@ fn set_value(p: &mut Parser<'_>) -> Result<SetValue, AwsJsonError> {
         _ => return Ok(SetValue::Operand(left)),
     };
     p.bump();
+    p.count_operator()?;
     let right = operand(p)?;
     for t in [left.static_type(), right.static_type()]
         .into_iter()
@@ -232,6 +233,7 @@ fn function(p: &mut Parser<'_>) -> Result<UpdateOperand, AwsJsonError> {
     let name_token = p.bump().ok_or_else(|| p.syntax_error())?;
     let name = p.text(name_token);
     p.expect(Kind::LParen)?;
+    p.count_operator()?;
     p.enter()?;
     let mut args = vec![operand(p)?];
     while p.eat(Kind::Comma).is_some() {
