@@ -2,7 +2,8 @@
 //!
 //! DynamoDB names its errors fully qualified (`com.amazonaws.dynamodb.v20120810#Name`);
 //! the SDKs strip the namespace. Every constructor here answers 400 unless it says
-//! otherwise. The service engineer appends further constructors at the end of this file.
+//! otherwise. Service-side errors (transactions, throttling, …) live in `faults.rs`,
+//! built on [`client_error`].
 
 use serde_json::Value;
 
@@ -51,5 +52,3 @@ pub fn conditional_check_failed(item: Option<Value>) -> AwsJsonError {
         None => err,
     }
 }
-
-// ---- service engineer constructors below ----
