@@ -179,29 +179,34 @@ pub fn check_depth(value: &AttrValue) -> Result<(), AwsJsonError> {
     Ok(())
 }
 
-fn json_kind(v: &Value) -> &'static str {
-    match v {
+/// AWS's deserialization error for a JSON value of the wrong kind: objects and arrays
+/// get coral's "Start of … found where not expected" (as in rusoto/rusoto#658), scalars
+/// "<KIND>_VALUE cannot be converted to <Target>" (e.g. `NUMBER_VALUE cannot be converted
+/// to String`).
+fn wrong_json(v: &Value, target: &str) -> AwsJsonError {
+    let kind = match v {
+        Value::Object(_) => {
+            return serialization("Start of structure or map found where not expected");
+        }
+        Value::Array(_) => return serialization("Start of list found where not expected"),
         Value::Null => "NULL_VALUE",
         Value::Bool(_) => "BOOLEAN_VALUE",
         Value::Number(_) => "NUMBER_VALUE",
         Value::String(_) => "STRING_VALUE",
-        Value::Array(_) => "START_ARRAY",
-        Value::Object(_) => "START_OBJECT",
-    }
+    };
+    serialization(format!("{kind} cannot be converted to {target}"))
 }
 
 fn expect_str<'a>(v: &'a Value, target: &str) -> Result<&'a str, AwsJsonError> {
-    v.as_str()
-        .ok_or_else(|| serialization(format!("{} cannot be converted to {target}", json_kind(v))))
+    v.as_str().ok_or_else(|| wrong_json(v, target))
 }
 
 fn expect_array(v: &Value) -> Result<&Vec<Value>, AwsJsonError> {
-    v.as_array().ok_or_else(|| {
-        serialization(format!(
-            "Unexpected token received from parser: {}",
-            json_kind(v)
-        ))
-    })
+    v.as_array().ok_or_else(|| wrong_json(v, "List"))
+}
+
+fn expect_object(v: &Value) -> Result<&serde_json::Map<String, Value>, AwsJsonError> {
+    v.as_object().ok_or_else(|| wrong_json(v, "Structure"))
 }
 
 fn decode_binary(v: &Value) -> Result<Vec<u8>, AwsJsonError> {
@@ -218,12 +223,7 @@ fn parse_value(v: &Value, depth: usize) -> Result<AttrValue, AwsJsonError> {
     if depth > MAX_NESTING_DEPTH {
         return Err(validation(NESTING));
     }
-    let obj = v.as_object().ok_or_else(|| {
-        serialization(format!(
-            "Unexpected token received from parser: {}",
-            json_kind(v)
-        ))
-    })?;
+    let obj = expect_object(v)?;
     // Unknown members are ignored, as the AWS JSON protocol does; a JSON null member
     // counts as absent.
     let mut found: Option<AttrValue> = None;
@@ -236,12 +236,7 @@ fn parse_value(v: &Value, depth: usize) -> Result<AttrValue, AwsJsonError> {
             "S" => AttrValue::S(expect_str(body, "String")?.to_owned()),
             "N" => AttrValue::N(Number::parse(expect_str(body, "String")?)?),
             "B" => AttrValue::B(decode_binary(body)?),
-            "BOOL" => AttrValue::Bool(body.as_bool().ok_or_else(|| {
-                serialization(format!(
-                    "{} cannot be converted to Boolean",
-                    json_kind(body)
-                ))
-            })?),
+            "BOOL" => AttrValue::Bool(body.as_bool().ok_or_else(|| wrong_json(body, "Boolean"))?),
             "NULL" => match body.as_bool() {
                 Some(true) => AttrValue::Null,
                 Some(false) => {
@@ -249,12 +244,7 @@ fn parse_value(v: &Value, depth: usize) -> Result<AttrValue, AwsJsonError> {
                         "{INVALID_PREFIX}Null attribute value types must have the value of true"
                     )));
                 }
-                None => {
-                    return Err(serialization(format!(
-                        "{} cannot be converted to Boolean",
-                        json_kind(body)
-                    )));
-                }
+                None => return Err(wrong_json(body, "Boolean")),
             },
             "L" => AttrValue::L(
                 expect_array(body)?
@@ -263,12 +253,7 @@ fn parse_value(v: &Value, depth: usize) -> Result<AttrValue, AwsJsonError> {
                     .collect::<Result<_, _>>()?,
             ),
             "M" => {
-                let map = body.as_object().ok_or_else(|| {
-                    serialization(format!(
-                        "Unexpected token received from parser: {}",
-                        json_kind(body)
-                    ))
-                })?;
+                let map = expect_object(body)?;
                 let mut out = BTreeMap::new();
                 for (k, e) in map {
                     out.insert(k.clone(), parse_value(e, depth + 1)?);
@@ -355,12 +340,7 @@ fn parse_binary_set(body: &Value) -> Result<AttrValue, AwsJsonError> {
 
 /// Parses a map of attribute values (an item, a key, `ExpressionAttributeValues`).
 pub fn attr_map_from_json(v: &Value) -> Result<BTreeMap<String, AttrValue>, AwsJsonError> {
-    let obj = v.as_object().ok_or_else(|| {
-        serialization(format!(
-            "Unexpected token received from parser: {}",
-            json_kind(v)
-        ))
-    })?;
+    let obj = expect_object(v)?;
     obj.iter()
         .map(|(k, e)| Ok((k.clone(), AttrValue::from_json(e)?)))
         .collect()
@@ -501,6 +481,22 @@ mod tests {
         assert_eq!(
             error(json!({"NS": ["1", "1e200"]})).message,
             crate::dynamodb::number::OVERFLOW
+        );
+    }
+
+    #[test]
+    fn wrong_json_kinds_get_the_coral_messages() {
+        assert_eq!(
+            error(json!({"S": 5})).message,
+            "NUMBER_VALUE cannot be converted to String"
+        );
+        assert_eq!(
+            error(json!({"S": {}})).message,
+            "Start of structure or map found where not expected"
+        );
+        assert_eq!(
+            error(json!({"B": ["AA=="]})).message,
+            "Start of list found where not expected"
         );
     }
 

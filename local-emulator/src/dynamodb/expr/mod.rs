@@ -57,6 +57,17 @@ pub struct ExprInputs {
     used_values: BTreeSet<String>,
 }
 
+/// Coral's message for a placeholder map or name of the wrong JSON kind.
+fn wrong_kind(v: &Value) -> AwsJsonError {
+    match v {
+        Value::Array(_) => serialization("Start of list found where not expected"),
+        Value::Object(_) => serialization("Start of structure or map found where not expected"),
+        Value::String(_) => serialization("STRING_VALUE cannot be converted to Map"),
+        Value::Number(_) => serialization("NUMBER_VALUE cannot be converted to String"),
+        _ => serialization("Unexpected value type in payload"),
+    }
+}
+
 fn valid_placeholder(key: &str, sigil: char) -> bool {
     let mut chars = key.chars();
     chars.next() == Some(sigil)
@@ -72,9 +83,7 @@ impl ExprInputs {
     ) -> Result<ExprInputs, AwsJsonError> {
         let mut inputs = ExprInputs::default();
         if let Some(names) = names.filter(|v| !v.is_null()) {
-            let obj = names.as_object().ok_or_else(|| {
-                serialization("Unexpected token received from parser: ExpressionAttributeNames")
-            })?;
+            let obj = names.as_object().ok_or_else(|| wrong_kind(names))?;
             if obj.is_empty() {
                 return Err(validation("ExpressionAttributeNames must not be empty"));
             }
@@ -85,17 +94,13 @@ impl ExprInputs {
                         "ExpressionAttributeNames contains invalid key: Syntax error; key: \"{key}\""
                     )));
                 }
-                let name = name.as_str().ok_or_else(|| {
-                    serialization("Unexpected token received from parser: ExpressionAttributeNames")
-                })?;
+                let name = name.as_str().ok_or_else(|| wrong_kind(name))?;
                 map.insert(key.clone(), name.to_owned());
             }
             inputs.names = Some(map);
         }
         if let Some(values) = values.filter(|v| !v.is_null()) {
-            let obj = values.as_object().ok_or_else(|| {
-                serialization("Unexpected token received from parser: ExpressionAttributeValues")
-            })?;
+            let obj = values.as_object().ok_or_else(|| wrong_kind(values))?;
             if obj.is_empty() {
                 return Err(validation("ExpressionAttributeValues must not be empty"));
             }
