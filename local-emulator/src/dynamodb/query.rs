@@ -417,7 +417,7 @@ fn page<'a>(
     let mut last: Option<&Item> = None;
     for (_, item) in candidates {
         let view: Cow<'_, Item> = match index_def {
-            Some(def) if !(spec.select == Select::All && !def.global) => {
+            Some(def) if spec.select != Select::All || def.global => {
                 Cow::Owned(table.project(def, item).unwrap_or_default())
             }
             _ => Cow::Borrowed(item),

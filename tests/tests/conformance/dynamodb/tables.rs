@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ProvisionedThroughput, ScalarAttributeType, TableStatus,
     TimeToLiveSpecification, TimeToLiveStatus,
 };
-use shardwise_tests::TestEnv;
+use shardwise_tests::{TestEnv, skip_on};
 
 use super::{attr, code, create_table, item, key, message, n, s};
 
@@ -40,6 +40,8 @@ async fn created_table_is_described_as_active_with_its_schema_and_billing_mode()
         Some(&BillingMode::PayPerRequest)
     );
     assert_eq!(t.item_count(), Some(1));
+    // AWS refreshes these about every six hours; the emulator keeps them live.
+    skip_on!(env, Moto, "moto reports TableSizeBytes 0");
     assert!(t.table_size_bytes().unwrap() > 0);
 }
 
@@ -196,7 +198,6 @@ async fn update_table_switches_billing_mode_and_adds_a_queryable_gsi() {
         .send()
         .await
         .unwrap();
-    skip_on_moto_backfill(&env);
     let q = client
         .query()
         .table_name(&name)
@@ -235,8 +236,6 @@ async fn update_table_switches_billing_mode_and_adds_a_queryable_gsi() {
         Some(&BillingMode::Provisioned)
     );
 }
-
-fn skip_on_moto_backfill(_env: &TestEnv) {}
 
 #[tokio::test]
 async fn time_to_live_is_enabled_and_described() {
