@@ -5,6 +5,7 @@
 //! Helpers here create tables through the SDK with unique names, so the same cases run
 //! against the in-process emulator and against moto.
 
+mod bench;
 mod capacity;
 mod items;
 mod model;
