@@ -505,6 +505,16 @@ pub fn query(inner: &Inner, body: &Body) -> Result<Value, AwsJsonError> {
     let table = table_ref(&tables, &spec.table)?;
     let (keys, index) = resolve_index(table, &spec)?;
     let (hash, op) = key_condition(keys, cond)?;
+    if let Some(filter) = &spec.filter
+        && let Some(name) = filter
+            .top_level_names()
+            .into_iter()
+            .find(|n| keys.contains(n))
+    {
+        return Err(validation(format!(
+            "Filter Expression can only contain non-primary key attributes: Primary key attribute: {name}"
+        )));
+    }
     let start = match &spec.start {
         Some(s) => Some(start_position(table, index.map(|_| keys), s)?),
         None => None,

@@ -45,3 +45,37 @@ async fn dynamodb_workloads_report_ops_per_second_against_moto() {
         );
     }
 }
+
+/// The emulator's own cost per operation, without HTTP or the SDK: conditional
+/// UpdateItem through `Emulator::call_json` on one task.
+#[tokio::test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+async fn in_process_conditional_update_rate() {
+    let emulator = shardwise_emulator::Emulator::new(Config::default());
+    let create = serde_json::json!({
+        "TableName": "bench", "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+    });
+    let target = |op: &str| format!("DynamoDB_20120810.{op}");
+    emulator
+        .call_json(&target("CreateTable"), create.to_string().as_bytes())
+        .await
+        .unwrap();
+    let n = 20_000;
+    let start = std::time::Instant::now();
+    for i in 0..n {
+        let body = serde_json::json!({
+            "TableName": "bench", "Key": {"pk": {"S": format!("k{}", i % 100)}},
+            "UpdateExpression": "SET v = if_not_exists(v, :z) + :one",
+            "ConditionExpression": "attribute_not_exists(v) OR v >= :z",
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":z": {"N": "0"}},
+        });
+        emulator
+            .call_json(&target("UpdateItem"), body.to_string().as_bytes())
+            .await
+            .unwrap();
+    }
+    let rate = f64::from(n) / start.elapsed().as_secs_f64();
+    println!("in-process conditional UpdateItem: {rate:.0} ops/s (one task)");
+}

@@ -406,3 +406,26 @@ async fn batch_write_of_26_requests_is_rejected() {
         .unwrap_err();
     assert_eq!(code(&err), "ValidationException");
 }
+
+#[tokio::test]
+async fn query_filter_on_a_key_attribute_is_rejected() {
+    let env = TestEnv::start().await;
+    let t = create_table(&env, Some(ScalarAttributeType::N)).await;
+    let err = env
+        .dynamodb()
+        .query()
+        .table_name(&t)
+        .key_condition_expression("pk = :p")
+        .filter_expression("sk > :a")
+        .expression_attribute_values(":p", s("p"))
+        .expression_attribute_values(":a", n(1))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+    assert!(
+        message(&err).contains("Filter Expression can only contain non-primary key attributes"),
+        "{}",
+        message(&err)
+    );
+}

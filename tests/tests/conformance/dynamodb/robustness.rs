@@ -52,7 +52,11 @@ async fn malformed_json_is_a_serialization_exception() {
 #[tokio::test]
 async fn unknown_operation_is_a_400() {
     let env = TestEnv::start().await;
-    skip_on!(env, Moto, "moto answers unknown operations its own way");
+    skip_on!(
+        env,
+        Moto,
+        "moto answers unknown operations with an HTML 500"
+    );
     let r = aws_json(
         &env.authority(),
         "DynamoDB_20120810.Frobnicate",
