@@ -8,6 +8,7 @@
 mod bench;
 mod capacity;
 mod items;
+mod limits;
 mod model;
 mod reads;
 mod robustness;
