@@ -8,7 +8,8 @@
 //! - [`schema`] — key schemas, index and table definitions; [`storage`] — one table's
 //!   items and indexes in ordered maps.
 //! - [`tables`] — control plane (Create/Describe/List/Update/DeleteTable, TTL settings).
-//! - [`items`] — Put/Get/Update/DeleteItem; [`query`] — Query and Scan; [`batch`] —
+//! - [`items`] — Put/Get/Update/DeleteItem; [`query`] — Query and Scan ([`keycond`]
+//!   validates key conditions); [`batch`] —
 //!   BatchGet/BatchWriteItem; [`transact`] — TransactWrite/GetItems.
 //! - [`write`] — the plan-then-apply path every write shares.
 //! - [`capacity`] — consumed capacity and per-table totals; [`ttl`] — the sweeper.
@@ -28,6 +29,7 @@ pub mod errors;
 pub mod expr;
 pub mod faults;
 pub mod items;
+pub mod keycond;
 pub mod number;
 pub mod query;
 pub mod request;

@@ -19,10 +19,11 @@ use super::capacity::{self, Consumed, Mode, Units};
 use super::errors::validation;
 use super::expr::{self, Condition, KeyOp, Projection};
 use super::items::{inputs, reject_legacy};
+use super::keycond::{bounds, key_condition, sort_matches};
 use super::request::{Body, opt_bool, opt_enum, opt_i64, opt_str};
-use super::schema::{KeySchema, ScalarType};
+use super::schema::KeySchema;
 use super::storage::{KeyValue, PrimaryKey, Table, read_units};
-use super::types::{AttrValue, Item, item_from_json, item_size, item_to_json};
+use super::types::{Item, item_from_json, item_size, item_to_json};
 use super::write::table_ref;
 use crate::error::AwsJsonError;
 
@@ -181,130 +182,6 @@ fn start_position(
             Ok((ik.hash, ik.range, Some(table_key)))
         }
     }
-}
-
-/// The (partition value, sort-key operator) of a KeyConditionExpression, validated
-/// against the key schema being queried.
-fn key_condition(
-    keys: &KeySchema,
-    cond: expr::KeyCondition,
-) -> Result<(KeyValue, Option<KeyOp>), AwsJsonError> {
-    let mut hash = None;
-    let mut sort = None;
-    if cond.parts.len() > 2 {
-        return Err(validation("Conditions can be of length 1 or 2 only"));
-    }
-    for (name, op) in cond.parts {
-        if name == keys.hash.name {
-            match op {
-                KeyOp::Eq(v) => hash = Some((v, keys.hash.ty)),
-                _ => return Err(validation("Query key condition not supported")),
-            }
-        } else if let Some(r) = keys.range.as_ref().filter(|r| r.name == name) {
-            sort = Some((op, r.ty));
-        } else {
-            return Err(validation("Query condition missed key schema element"));
-        }
-    }
-    let (hash, hash_ty) = hash.ok_or_else(|| {
-        validation(format!(
-            "Query condition missed key schema element: {}",
-            keys.hash.name
-        ))
-    })?;
-    let mismatch = || {
-        validation(
-            "One or more parameter values were invalid: Condition parameter type does not match schema type",
-        )
-    };
-    if !hash_ty.matches(&hash) {
-        return Err(mismatch());
-    }
-    if let Some((op, ty)) = &sort {
-        let operands: Vec<&AttrValue> = match op {
-            KeyOp::Eq(v) | KeyOp::Lt(v) | KeyOp::Le(v) | KeyOp::Gt(v) | KeyOp::Ge(v) => vec![v],
-            KeyOp::BeginsWith(v) => {
-                if *ty == ScalarType::N {
-                    return Err(validation("Query key condition not supported"));
-                }
-                vec![v]
-            }
-            KeyOp::Between(a, b) => vec![a, b],
-        };
-        if operands.iter().any(|v| !ty.matches(v)) {
-            return Err(mismatch());
-        }
-        if let KeyOp::Between(a, b) = op
-            && KeyValue::from_attr(a) > KeyValue::from_attr(b)
-        {
-            return Err(validation(format!(
-                "Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {}, upper bound operand: AttributeValue: {}",
-                a.to_json(),
-                b.to_json()
-            )));
-        }
-    }
-    let hash = KeyValue::from_attr(&hash).ok_or_else(mismatch)?;
-    Ok((hash, sort.map(|(op, _)| op)))
-}
-
-/// Range bounds of a sort-key operator (begins_with is a lower bound plus a prefix test).
-fn bounds(op: Option<&KeyOp>) -> (Bound<KeyValue>, Bound<KeyValue>) {
-    let kv = |v: &AttrValue| KeyValue::from_attr(v);
-    match op {
-        None => (Bound::Unbounded, Bound::Unbounded),
-        Some(KeyOp::Eq(v)) => match kv(v) {
-            Some(k) => (Bound::Included(k.clone()), Bound::Included(k)),
-            None => (Bound::Unbounded, Bound::Unbounded),
-        },
-        Some(KeyOp::Lt(v)) => (
-            Bound::Unbounded,
-            kv(v).map_or(Bound::Unbounded, Bound::Excluded),
-        ),
-        Some(KeyOp::Le(v)) => (
-            Bound::Unbounded,
-            kv(v).map_or(Bound::Unbounded, Bound::Included),
-        ),
-        Some(KeyOp::Gt(v)) => (
-            kv(v).map_or(Bound::Unbounded, Bound::Excluded),
-            Bound::Unbounded,
-        ),
-        Some(KeyOp::Ge(v)) => (
-            kv(v).map_or(Bound::Unbounded, Bound::Included),
-            Bound::Unbounded,
-        ),
-        Some(KeyOp::Between(a, b)) => (
-            kv(a).map_or(Bound::Unbounded, Bound::Included),
-            kv(b).map_or(Bound::Unbounded, Bound::Included),
-        ),
-        Some(KeyOp::BeginsWith(v)) => (
-            kv(v).map_or(Bound::Unbounded, Bound::Included),
-            Bound::Unbounded,
-        ),
-    }
-}
-
-/// True when a sort key satisfies the operator (used for index walks and begins_with).
-fn sort_matches(op: Option<&KeyOp>, sort: Option<&KeyValue>) -> bool {
-    let (lo, hi) = bounds(op);
-    let Some(s) = sort else { return op.is_none() };
-    let above = match &lo {
-        Bound::Included(l) => s >= l,
-        Bound::Excluded(l) => s > l,
-        Bound::Unbounded => true,
-    };
-    let below = match &hi {
-        Bound::Included(h) => s <= h,
-        Bound::Excluded(h) => s < h,
-        Bound::Unbounded => true,
-    };
-    let prefix = match (op, s) {
-        (Some(KeyOp::BeginsWith(AttrValue::S(p))), KeyValue::S(v)) => v.starts_with(p.as_str()),
-        (Some(KeyOp::BeginsWith(AttrValue::B(p))), KeyValue::B(v)) => v.starts_with(p),
-        (Some(KeyOp::BeginsWith(_)), _) => false,
-        _ => true,
-    };
-    above && below && prefix
 }
 
 /// Candidates of one Query partition, in the requested direction.
