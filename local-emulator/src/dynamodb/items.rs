@@ -69,9 +69,34 @@ pub fn condition(
         .transpose()
 }
 
-/// Expression inputs of a request.
+/// Members that hold expressions.
+const EXPRESSION_MEMBERS: &[&str] = &[
+    "ConditionExpression",
+    "UpdateExpression",
+    "ProjectionExpression",
+    "KeyConditionExpression",
+    "FilterExpression",
+];
+
+/// Expression inputs of a request. Names or values without any expression are refused
+/// with AWS's own message rather than reported as unused.
 pub fn inputs(body: &Body) -> Result<ExprInputs, AwsJsonError> {
     let (names, values) = expr_members(body)?;
+    if !EXPRESSION_MEMBERS
+        .iter()
+        .any(|m| body.get(*m).is_some_and(|v| !v.is_null()))
+    {
+        if names.is_some() {
+            return Err(validation(
+                "ExpressionAttributeNames can only be specified when using expressions",
+            ));
+        }
+        if values.is_some() {
+            return Err(validation(
+                "ExpressionAttributeValues can only be specified when using expressions",
+            ));
+        }
+    }
     ExprInputs::from_request(names, values)
 }
 

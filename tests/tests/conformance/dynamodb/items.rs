@@ -341,3 +341,28 @@ async fn writing_to_a_missing_table_is_resource_not_found() {
         .unwrap_err();
     assert_eq!(code(&err), "ResourceNotFoundException");
 }
+
+#[tokio::test]
+async fn attribute_values_without_any_expression_are_rejected() {
+    let env = TestEnv::start().await;
+    skip_on!(
+        env,
+        Moto,
+        "moto accepts ExpressionAttributeValues without any expression"
+    );
+    let t = create_table(&env, None).await;
+    let err = env
+        .dynamodb()
+        .put_item()
+        .table_name(&t)
+        .item("pk", s("a"))
+        .expression_attribute_values(":v", n(1))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+    assert_eq!(
+        message(&err),
+        "ExpressionAttributeValues can only be specified when using expressions"
+    );
+}
