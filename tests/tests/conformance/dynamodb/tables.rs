@@ -275,3 +275,73 @@ async fn time_to_live_is_enabled_and_described() {
     assert_eq!(d.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
     assert_eq!(d.attribute_name(), Some("exp"));
 }
+
+#[tokio::test]
+async fn update_table_deletes_a_gsi_and_refuses_two_index_changes_at_once() {
+    let env = TestEnv::start().await;
+    let name = create_table(&env, None).await;
+    let client = env.dynamodb();
+    let create = |index: &str, attr_name: &str| {
+        GlobalSecondaryIndexUpdate::builder()
+            .create(
+                aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
+                    .index_name(index)
+                    .key_schema(key(attr_name, KeyType::Hash))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::KeysOnly)
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    client
+        .update_table()
+        .table_name(&name)
+        .attribute_definitions(attr("g", ScalarAttributeType::S))
+        .global_secondary_index_updates(create("by-g", "g"))
+        .send()
+        .await
+        .unwrap();
+    client
+        .update_table()
+        .table_name(&name)
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder()
+                .delete(
+                    aws_sdk_dynamodb::types::DeleteGlobalSecondaryIndexAction::builder()
+                        .index_name("by-g")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let t = client
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert!(t.table().unwrap().global_secondary_indexes().is_empty());
+    skip_on!(
+        env,
+        Moto,
+        "moto applies several index creations in one UpdateTable"
+    );
+    let err = client
+        .update_table()
+        .table_name(&name)
+        .attribute_definitions(attr("g", ScalarAttributeType::S))
+        .attribute_definitions(attr("h", ScalarAttributeType::S))
+        .global_secondary_index_updates(create("by-g", "g"))
+        .global_secondary_index_updates(create("by-h", "h"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "LimitExceededException");
+}
