@@ -94,7 +94,7 @@ pub async fn up(
     let mut warnings = Vec::new();
     for s in &template.streams {
         let body = json!({"StreamName": s.name, "ShardCount": s.shard_count});
-        create_json(
+        let created = create_json(
             emulator,
             KINESIS_TARGET_PREFIX,
             "CreateStream",
@@ -103,7 +103,7 @@ pub async fn up(
             &mut warnings,
         )
         .await?;
-        if s.retention_hours != 24 {
+        if created && s.retention_hours != 24 {
             let body = json!({"StreamName": s.name, "RetentionPeriodHours": s.retention_hours});
             create_json(
                 emulator,
@@ -118,7 +118,7 @@ pub async fn up(
     }
     for t in &template.tables {
         let (create, ttl) = create_table_request(&t.name, &t.properties);
-        create_json(
+        let created = create_json(
             emulator,
             DYNAMODB_TARGET_PREFIX,
             "CreateTable",
@@ -127,7 +127,7 @@ pub async fn up(
             &mut warnings,
         )
         .await?;
-        if let Some(ttl) = ttl {
+        if let Some(ttl) = ttl.filter(|_| created) {
             let body = json!({"TableName": t.name, "TimeToLiveSpecification": ttl});
             create_json(
                 emulator,
@@ -254,7 +254,7 @@ async fn create_json(
     body: &Value,
     resource: &str,
     warnings: &mut Vec<String>,
-) -> Result<(), UpError> {
+) -> Result<bool, UpError> {
     match emulator
         .call_json(
             &format!("{prefix}.{operation}"),
@@ -262,13 +262,14 @@ async fn create_json(
         )
         .await
     {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == "ResourceInUseException" => Ok(()),
+        Ok(_) => Ok(true),
+        // Already there (a second `up` on the same emulator): keep it as it is.
+        Err(e) if e.code() == "ResourceInUseException" => Ok(false),
         Err(e) if e.code() == "UnknownOperationException" => {
             warnings.push(format!(
                 "{resource}: {operation} is not implemented by this build's {prefix} service; resource not created"
             ));
-            Ok(())
+            Ok(false)
         }
         Err(e) => Err(UpError::Resource {
             resource: resource.to_owned(),

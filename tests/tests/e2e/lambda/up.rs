@@ -179,6 +179,22 @@ async fn up_wires_the_templates_stream_to_its_function_end_to_end() {
         );
         return;
     }
+    // The template's table (with TTL) and bucket exist, through the real services.
+    let ttl = env
+        .dynamodb()
+        .describe_time_to_live()
+        .table_name("fixture-state-test")
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), Some("expires_at"));
+    env.s3()
+        .head_bucket()
+        .bucket("fixture-failed-test")
+        .send()
+        .await
+        .unwrap();
     let kinesis = env.kinesis();
     for i in 0..30 {
         kinesis
