@@ -1,0 +1,420 @@
+//! `DynamoStateStore`: the [`StateStore`] over `aws-sdk-dynamodb`.
+//!
+//! Item layout in the state table (partition key `pk`, string):
+//! `pk` = `operator#key`, `version` (N), `hwm` (M: shard id → S, the sequence number
+//! zero-padded to 129 digits, because sequence numbers exceed DynamoDB's 38-digit N),
+//! `state` (S, the operator state as JSON), `updated_at` (N, epoch ms).
+//!
+//! Commits use `UpdateItem` with `SET` on these attributes only, so attributes that other
+//! writers own (the time issue's timer references) survive. The guard is
+//! `version = :read` or `attribute_not_exists(pk)` for a new key. With outputs, the update
+//! and the output `Put`s go in one `TransactWriteItems` (≤ 100 actions); outputs beyond
+//! that are put first under their deterministic ids (idempotent), then the transaction.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+
+use crate::deadletter::{self, DeadLetter};
+use crate::error::Error;
+use crate::ids::{SequenceNumber, ShardId};
+use crate::retry::backoff;
+use crate::store::{CommitResult, KeyCommit, StateStore, StoredState};
+
+/// State attribute: partition key.
+pub const ATTR_PK: &str = "pk";
+/// State attribute: optimistic-concurrency version.
+pub const ATTR_VERSION: &str = "version";
+/// State attribute: per-shard high-water marks.
+pub const ATTR_HWM: &str = "hwm";
+/// State attribute: the encoded operator state.
+pub const ATTR_STATE: &str = "state";
+/// State attribute: last commit time (epoch ms).
+pub const ATTR_UPDATED_AT: &str = "updated_at";
+/// Output attribute: the state key that produced the output.
+pub const ATTR_OUT_KEY: &str = "key";
+/// Output attribute: the encoded output.
+pub const ATTR_OUT_BODY: &str = "body";
+
+/// BatchGetItem's per-call key limit.
+const BATCH_GET_LIMIT: usize = 100;
+/// TransactWriteItems' action limit.
+const TRANSACT_LIMIT: usize = 100;
+/// Rounds of UnprocessedKeys retries before reporting throttling.
+const UNPROCESSED_ROUNDS: u32 = 10;
+
+/// Request counters, for metrics and the benchmark.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    /// BatchGetItem calls.
+    pub batch_gets: AtomicU64,
+    /// UpdateItem/PutItem calls.
+    pub writes: AtomicU64,
+    /// TransactWriteItems calls.
+    pub transactions: AtomicU64,
+}
+
+/// The DynamoDB state store.
+#[derive(Debug, Clone)]
+pub struct DynamoStateStore {
+    client: Client,
+    state_table: String,
+    output_table: Option<String>,
+    dead_letter_table: String,
+    stats: Arc<StoreStats>,
+}
+
+impl DynamoStateStore {
+    /// A store over the given tables.
+    pub fn new(
+        client: Client,
+        state_table: &str,
+        output_table: Option<&str>,
+        dead_letter_table: &str,
+    ) -> Self {
+        Self {
+            client,
+            state_table: state_table.to_owned(),
+            output_table: output_table.map(str::to_owned),
+            dead_letter_table: dead_letter_table.to_owned(),
+            stats: Arc::default(),
+        }
+    }
+
+    /// Request counters.
+    pub fn stats(&self) -> Arc<StoreStats> {
+        Arc::clone(&self.stats)
+    }
+
+    fn output_put(&self, table: &str, out: &crate::store::OutputItem) -> Result<Put, Error> {
+        Put::builder()
+            .table_name(table)
+            .item(ATTR_PK, AttributeValue::S(out.id.clone()))
+            .item(ATTR_OUT_KEY, AttributeValue::S(out.key.clone()))
+            .item(ATTR_OUT_BODY, AttributeValue::S(out.body.clone()))
+            .build()
+            .map_err(|e| Error::Service(e.to_string()))
+    }
+
+    fn state_update(&self, commit: &KeyCommit) -> Result<Update, Error> {
+        let mut update = Update::builder()
+            .table_name(&self.state_table)
+            .key(ATTR_PK, AttributeValue::S(commit.item_key.clone()))
+            .update_expression("SET #st = :st, #ver = :ver, #hwm = :hwm, #upd = :upd")
+            .expression_attribute_names("#st", ATTR_STATE)
+            .expression_attribute_names("#ver", ATTR_VERSION)
+            .expression_attribute_names("#hwm", ATTR_HWM)
+            .expression_attribute_names("#upd", ATTR_UPDATED_AT);
+        let values = attribute_values(commit);
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, value);
+        }
+        if commit.conditional {
+            update = match commit.expected_version {
+                Some(v) => update
+                    .condition_expression("#ver = :read")
+                    .expression_attribute_values(":read", AttributeValue::N(v.to_string())),
+                None => update
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", ATTR_PK),
+            };
+        }
+        update.build().map_err(|e| Error::Service(e.to_string()))
+    }
+
+    async fn single_update(&self, commit: &KeyCommit) -> Result<CommitResult, Error> {
+        let update = self.state_update(commit)?;
+        self.stats.writes.fetch_add(1, Ordering::Relaxed);
+        let result = self
+            .client
+            .update_item()
+            .table_name(update.table_name())
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .set_condition_expression(update.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CommitResult::Committed),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Ok(CommitResult::Conflict)
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn transaction(&self, commit: &KeyCommit, table: &str) -> Result<CommitResult, Error> {
+        // Outputs that do not fit next to the update go first, idempotently.
+        let inline = TRANSACT_LIMIT - 1;
+        for out in commit.outputs.iter().skip(inline) {
+            let put = self.output_put(table, out)?;
+            self.stats.writes.fetch_add(1, Ordering::Relaxed);
+            self.client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(put.item().clone()))
+                .send()
+                .await
+                .map_err(classify)?;
+        }
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(self.state_update(commit)?)
+                .build(),
+        ];
+        for out in commit.outputs.iter().take(inline) {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.output_put(table, out)?)
+                    .build(),
+            );
+        }
+        self.stats.transactions.fetch_add(1, Ordering::Relaxed);
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(CommitResult::Committed),
+            Err(SdkError::ServiceError(service)) => {
+                let err = service.into_err();
+                let reasons: Vec<&str> = match &err {
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                        c.cancellation_reasons().iter().filter_map(|r| r.code()).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                if reasons.first() == Some(&"ConditionalCheckFailed") {
+                    Ok(CommitResult::Conflict)
+                } else if reasons
+                    .iter()
+                    .any(|r| r.contains("Throttl") || r.contains("Throughput"))
+                {
+                    Err(Error::Throttled(format!(
+                        "transaction cancelled: {reasons:?}"
+                    )))
+                } else if reasons.contains(&"TransactionConflict") {
+                    Err(Error::Transient("transaction conflict".into()))
+                } else {
+                    Err(classify_code(err.code(), &err.to_string()))
+                }
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+fn attribute_values(commit: &KeyCommit) -> Vec<(&'static str, AttributeValue)> {
+    let hwm: HashMap<String, AttributeValue> = commit
+        .state
+        .high_water
+        .iter()
+        .map(|(shard, seq)| (shard.0.clone(), AttributeValue::S(seq.padded())))
+        .collect();
+    vec![
+        (":st", AttributeValue::S(commit.state.body.clone())),
+        (":ver", AttributeValue::N(commit.state.version.to_string())),
+        (":hwm", AttributeValue::M(hwm)),
+        (":upd", AttributeValue::N(now_ms().to_string())),
+    ]
+}
+
+/// Wall-clock time for the informational `updated_at`/`dead_lettered_at` attributes.
+fn now_ms() -> i64 {
+    use crate::clock::Clock;
+    crate::clock::SystemClock.now().0
+}
+
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    err: SdkError<E, R>,
+) -> Error {
+    match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Error::Transient(format!("{err:?}"))
+        }
+        SdkError::ServiceError(s) => classify_code(s.err().code(), &format!("{:?}", s.err())),
+        _ => Error::Service(format!("{err:?}")),
+    }
+}
+
+fn classify_code(code: Option<&str>, text: &str) -> Error {
+    match code.unwrap_or_default() {
+        "ProvisionedThroughputExceededException"
+        | "ThrottlingException"
+        | "RequestLimitExceeded"
+        | "Throttling" => Error::Throttled(text.to_owned()),
+        "InternalServerError"
+        | "ServiceUnavailable"
+        | "TransactionInProgressException"
+        | "TransactionConflictException" => Error::Transient(text.to_owned()),
+        _ => Error::Service(text.to_owned()),
+    }
+}
+
+fn decode_item(item: &HashMap<String, AttributeValue>) -> Result<(String, StoredState), Error> {
+    let pk = match item.get(ATTR_PK) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        _ => {
+            return Err(Error::CorruptState {
+                key: String::new(),
+                reason: "no pk".into(),
+            });
+        }
+    };
+    let corrupt = |reason: &str| Error::CorruptState {
+        key: pk.clone(),
+        reason: reason.into(),
+    };
+    let version = match item.get(ATTR_VERSION) {
+        Some(AttributeValue::N(n)) => n.parse().map_err(|_| corrupt("bad version"))?,
+        _ => return Err(corrupt("no version")),
+    };
+    let mut high_water = BTreeMap::new();
+    if let Some(AttributeValue::M(map)) = item.get(ATTR_HWM) {
+        for (shard, seq) in map {
+            let AttributeValue::S(seq) = seq else {
+                return Err(corrupt("bad hwm"));
+            };
+            let seq = SequenceNumber::parse(seq).map_err(|_| corrupt("bad hwm"))?;
+            high_water.insert(ShardId(shard.clone()), seq);
+        }
+    }
+    let body = match item.get(ATTR_STATE) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        _ => return Err(corrupt("no state")),
+    };
+    Ok((
+        pk.clone(),
+        StoredState {
+            version,
+            high_water,
+            body,
+        },
+    ))
+}
+
+impl StateStore for DynamoStateStore {
+    async fn get_many(
+        &self,
+        item_keys: &[String],
+        consistent: bool,
+    ) -> Result<HashMap<String, StoredState>, Error> {
+        let mut found = HashMap::new();
+        for chunk in item_keys.chunks(BATCH_GET_LIMIT) {
+            let keys: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|k| HashMap::from([(ATTR_PK.to_owned(), AttributeValue::S(k.clone()))]))
+                .collect();
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(|e| Error::Service(e.to_string()))?,
+            );
+            let mut round = 0;
+            while let Some(request) = pending.take() {
+                if round > 0 {
+                    tokio::time::sleep(backoff(round - 1)).await;
+                }
+                round += 1;
+                self.stats.batch_gets.fetch_add(1, Ordering::Relaxed);
+                let resp = match self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.state_table, request.clone())
+                    .send()
+                    .await
+                    .map_err(classify)
+                {
+                    Ok(resp) => resp,
+                    Err(e) if e.is_throttle() && round < UNPROCESSED_ROUNDS => {
+                        pending = Some(request);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                for item in resp
+                    .responses()
+                    .and_then(|r| r.get(&self.state_table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let (pk, state) = decode_item(item)?;
+                    found.insert(pk, state);
+                }
+                // Throttled parts come back as UnprocessedKeys: retry just those.
+                pending = resp
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.state_table))
+                    .filter(|k| !k.keys().is_empty())
+                    .cloned();
+                if pending.is_some() && round >= UNPROCESSED_ROUNDS {
+                    return Err(Error::Throttled(
+                        "BatchGetItem keys stayed unprocessed".into(),
+                    ));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn commit(&self, commit: &KeyCommit) -> Result<CommitResult, Error> {
+        match (&self.output_table, commit.outputs.is_empty()) {
+            (_, true) => self.single_update(commit).await,
+            (Some(table), false) => self.transaction(commit, &table.clone()).await,
+            (None, false) => Err(Error::Config(
+                "the operator emitted outputs but no output table is configured".into(),
+            )),
+        }
+    }
+
+    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), Error> {
+        self.stats.writes.fetch_add(1, Ordering::Relaxed);
+        self.client
+            .put_item()
+            .table_name(&self.dead_letter_table)
+            .item(deadletter::ATTR_DL_PK, AttributeValue::S(letter.id()))
+            .item(
+                deadletter::ATTR_DL_OPERATOR,
+                AttributeValue::S(letter.operator.clone()),
+            )
+            .item(
+                deadletter::ATTR_DL_SHARD,
+                AttributeValue::S(letter.shard.0.clone()),
+            )
+            .item(
+                deadletter::ATTR_DL_SEQUENCE,
+                AttributeValue::S(letter.sequence.to_string()),
+            )
+            .item(
+                deadletter::ATTR_DL_PARTITION_KEY,
+                AttributeValue::S(letter.partition_key.clone()),
+            )
+            .item(
+                deadletter::ATTR_DL_DATA,
+                AttributeValue::B(Blob::new(letter.data.clone())),
+            )
+            .item(
+                deadletter::ATTR_DL_ERROR,
+                AttributeValue::S(letter.error.clone()),
+            )
+            .item(
+                deadletter::ATTR_DL_AT,
+                AttributeValue::N(letter.at.0.to_string()),
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}

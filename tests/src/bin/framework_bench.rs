@@ -1,0 +1,2 @@
+//! Framework commit-path benchmark (filled below).
+fn main() {}
