@@ -57,7 +57,7 @@ impl BatchReport {
 /// Processes Kinesis batches for one operator against one state store.
 #[derive(Debug)]
 pub struct Processor<O, S, C> {
-    operator: Arc<O>,
+    pub(crate) operator: Arc<O>,
     store: Arc<S>,
     codec: C,
     config: ProcessingConfig,

@@ -12,7 +12,8 @@
 //! - [`codec`] — record decoding (JSON default, pluggable).
 //! - [`operator`] — the operator trait, its context and hooks (timers come in the time issue).
 //! - [`state`] — state primitives with TTL; the 400 KB item limit policy.
-//! - [`store`] — the `StateStore` seam; [`dynamo_store`] — its DynamoDB implementation.
+//! - [`store`] — the `StateStore` seam; [`dynamo_store`] — its DynamoDB implementation;
+//!   [`memory_store`] — an in-memory one with the same semantics, for unit tests.
 //! - [`fold`] — one key's records folded into its state (pure); [`commit`] — the batch
 //!   commit (grouping, reads, concurrent conditional writes, conflicts, throttles).
 //! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`deadletter`] — poison records.
@@ -33,12 +34,15 @@ pub mod batch;
 pub mod clock;
 pub mod codec;
 pub mod commit;
+#[cfg(test)]
+mod commit_tests;
 pub mod config;
 pub mod deadletter;
 pub mod dynamo_store;
 pub mod error;
 pub mod fold;
 pub mod ids;
+pub mod memory_store;
 pub mod metrics;
 pub mod operator;
 pub mod retry;
@@ -54,6 +58,7 @@ pub use config::{Consistency, ProcessingConfig};
 pub use dynamo_store::DynamoStateStore;
 pub use error::{Error, RetryClass};
 pub use ids::{EventTime, PartitionKey, SequenceNumber, ShardId};
+pub use memory_store::MemoryStateStore;
 pub use operator::{Context, Operator, RecordMeta};
 pub use runtime::run_kinesis;
 pub use state::{KeyedState, ListState, MapState, ValueState};
