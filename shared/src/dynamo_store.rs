@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use futures::{StreamExt, TryStreamExt};
 
 use crate::deadletter::{self, DeadLetter};
 use crate::error::Error;
@@ -47,6 +48,8 @@ const BATCH_GET_LIMIT: usize = 100;
 const TRANSACT_LIMIT: usize = 100;
 /// Rounds of UnprocessedKeys retries before reporting throttling.
 const UNPROCESSED_ROUNDS: u32 = 10;
+/// BatchGetItem calls in flight at once for one batch.
+const READ_CONCURRENCY: usize = 16;
 
 /// Request counters, for metrics and the benchmark.
 #[derive(Debug, Default)]
@@ -213,6 +216,70 @@ impl DynamoStateStore {
     }
 }
 
+impl DynamoStateStore {
+    /// Reads ≤ 100 keys, retrying `UnprocessedKeys` (the throttled part) with backoff.
+    async fn get_chunk(
+        &self,
+        chunk: &[String],
+        consistent: bool,
+    ) -> Result<Vec<(String, StoredState)>, Error> {
+        let keys: Vec<HashMap<String, AttributeValue>> = chunk
+            .iter()
+            .map(|k| HashMap::from([(ATTR_PK.to_owned(), AttributeValue::S(k.clone()))]))
+            .collect();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(consistent)
+                .build()
+                .map_err(|e| Error::Service(e.to_string()))?,
+        );
+        let mut found = Vec::with_capacity(chunk.len());
+        let mut round = 0;
+        while let Some(request) = pending.take() {
+            if round > 0 {
+                tokio::time::sleep(backoff(round - 1)).await;
+            }
+            round += 1;
+            self.stats.batch_gets.fetch_add(1, Ordering::Relaxed);
+            let resp = match self
+                .client
+                .batch_get_item()
+                .request_items(&self.state_table, request.clone())
+                .send()
+                .await
+                .map_err(classify)
+            {
+                Ok(resp) => resp,
+                Err(e) if e.is_throttle() && round < UNPROCESSED_ROUNDS => {
+                    pending = Some(request);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            for item in resp
+                .responses()
+                .and_then(|r| r.get(&self.state_table))
+                .into_iter()
+                .flatten()
+            {
+                found.push(decode_item(item)?);
+            }
+            pending = resp
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.state_table))
+                .filter(|k| !k.keys().is_empty())
+                .cloned();
+            if pending.is_some() && round >= UNPROCESSED_ROUNDS {
+                return Err(Error::Throttled(
+                    "BatchGetItem keys stayed unprocessed".into(),
+                ));
+            }
+        }
+        Ok(found)
+    }
+}
+
 fn attribute_values(commit: &KeyCommit) -> Vec<(&'static str, AttributeValue)> {
     let hwm: HashMap<String, AttributeValue> = commit
         .state
@@ -308,64 +375,15 @@ impl StateStore for DynamoStateStore {
         item_keys: &[String],
         consistent: bool,
     ) -> Result<HashMap<String, StoredState>, Error> {
-        let mut found = HashMap::new();
-        for chunk in item_keys.chunks(BATCH_GET_LIMIT) {
-            let keys: Vec<HashMap<String, AttributeValue>> = chunk
-                .iter()
-                .map(|k| HashMap::from([(ATTR_PK.to_owned(), AttributeValue::S(k.clone()))]))
-                .collect();
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(consistent)
-                    .build()
-                    .map_err(|e| Error::Service(e.to_string()))?,
-            );
-            let mut round = 0;
-            while let Some(request) = pending.take() {
-                if round > 0 {
-                    tokio::time::sleep(backoff(round - 1)).await;
-                }
-                round += 1;
-                self.stats.batch_gets.fetch_add(1, Ordering::Relaxed);
-                let resp = match self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.state_table, request.clone())
-                    .send()
-                    .await
-                    .map_err(classify)
-                {
-                    Ok(resp) => resp,
-                    Err(e) if e.is_throttle() && round < UNPROCESSED_ROUNDS => {
-                        pending = Some(request);
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                for item in resp
-                    .responses()
-                    .and_then(|r| r.get(&self.state_table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let (pk, state) = decode_item(item)?;
-                    found.insert(pk, state);
-                }
-                // Throttled parts come back as UnprocessedKeys: retry just those.
-                pending = resp
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.state_table))
-                    .filter(|k| !k.keys().is_empty())
-                    .cloned();
-                if pending.is_some() && round >= UNPROCESSED_ROUNDS {
-                    return Err(Error::Throttled(
-                        "BatchGetItem keys stayed unprocessed".into(),
-                    ));
-                }
-            }
-        }
-        Ok(found)
+        // Chunks of 100 keys are read concurrently: with DynamoDB latency, reading the
+        // keys of a large batch one call after another would dominate the batch time.
+        let chunks: Vec<Vec<(String, StoredState)>> =
+            futures::stream::iter(item_keys.chunks(BATCH_GET_LIMIT).map(<[String]>::to_vec))
+                .map(|chunk: Vec<String>| async move { self.get_chunk(&chunk, consistent).await })
+                .buffer_unordered(READ_CONCURRENCY)
+                .try_collect()
+                .await?;
+        Ok(chunks.into_iter().flatten().collect())
     }
 
     async fn commit(&self, commit: &KeyCommit) -> Result<CommitResult, Error> {

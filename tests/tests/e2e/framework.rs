@@ -7,7 +7,8 @@
 //! behaves like Lambda at its worst: whole-batch retries, re-delivery from the first
 //! reported failure, replays from random earlier points (bisection, partial responses),
 //! invocations that crash after k of their key commits, zombie invocations running the
-//! same batch concurrently, throttling and lost responses. The final state items, outputs
+//! same batch concurrently, ParallelizationFactor 2 on one shard, throttling and lost
+//! responses. The final state items, outputs
 //! and dead letters must equal a from-scratch fold of the events. The same run with
 //! `at_least_once` must differ — proof that the oracle notices double counting.
 
@@ -264,11 +265,19 @@ async fn run_scenario(
         replay_rate: 0.2,
     };
 
-    // The parents in parallel (disjoint keys), then the merged child.
-    let (a, b) = tokio::join!(
-        deliver(&processor, &store, &shards[0], seed ^ 1, chaos),
+    // The parents in parallel (disjoint keys), then the merged child. Shard 0 runs with
+    // ParallelizationFactor 2: two concurrent batchers, records split by partition key
+    // (per-key order kept, per-shard order not), both advancing the same shard's marks.
+    let (lanes0, lanes1): (Vec<Produced>, Vec<Produced>) = shards[0]
+        .iter()
+        .cloned()
+        .partition(|r| r.partition_key.bytes().map(u32::from).sum::<u32>() % 2 == 0);
+    let (a, a2, b) = tokio::join!(
+        deliver(&processor, &store, &lanes0, seed ^ 1, chaos),
+        deliver(&processor, &store, &lanes1, seed ^ 4, chaos),
         deliver(&processor, &store, &shards[1], seed ^ 2, chaos)
     );
+    let a = a + a2;
     let c = deliver(&processor, &store, &shards[2], seed ^ 3, chaos).await;
     eprintln!(
         "seed {seed} {consistency:?}: {} invocations, {} crashes, {} throttles, {} lost responses",
