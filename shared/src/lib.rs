@@ -5,6 +5,37 @@
 //! Kinesis batch into exactly-once state changes and outputs with ONE read and ONE
 //! conditional write per key per batch (see [`commit`] and ARCHITECTURE.md).
 //!
+//! ```no_run
+//! use serde::{Deserialize, Serialize};
+//! use shardwise::{Context, Error, KeyedState, Operator, ProcessingConfig, RecordMeta, ValueState};
+//!
+//! #[derive(Debug, Deserialize)]
+//! struct Txn { account: String, amount: i64 }
+//!
+//! #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+//! struct Totals { sum: ValueState<i64> }
+//! impl KeyedState for Totals {}
+//!
+//! #[derive(Debug)]
+//! struct Summer;
+//! impl Operator for Summer {
+//!     type Event = Txn;
+//!     type State = Totals;
+//!     type Output = ();
+//!     fn name(&self) -> &str { "summer" }
+//!     fn key(&self, e: &Txn, _: &RecordMeta) -> Result<String, Error> { Ok(e.account.clone()) }
+//!     fn on_event(&self, _: &str, e: Txn, ctx: &mut Context<'_, Totals, ()>) -> Result<(), Error> {
+//!         *ctx.state().sum.get_mut_or_default() += e.amount;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), lambda_runtime::Error> {
+//!     shardwise::run_kinesis(Summer, ProcessingConfig::from_env()?).await
+//! }
+//! ```
+//!
 //! ## Layout (one concern per module)
 //! - [`ids`] — `ShardId`, `SequenceNumber` (numeric order, stored zero-padded), `EventTime`.
 //! - [`error`] — the one `Error` enum with its retry classification.

@@ -51,12 +51,16 @@ pub async fn run_kinesis<O: Operator>(
         Arc::clone(&clock),
     ));
     let operator_name = processor.operator_name().to_owned();
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisEvent>| {
-        let processor = Arc::clone(&processor);
-        let clock = Arc::clone(&clock);
-        let operator_name = operator_name.clone();
-        async move { handle(&processor, &operator_name, &*clock, event).await }
-    }))
+    // Boxed: the runtime's future type is deep enough to overflow the compiler's query
+    // depth limit in a user's `main` otherwise.
+    Box::pin(lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<KinesisEvent>| {
+            let processor = Arc::clone(&processor);
+            let clock = Arc::clone(&clock);
+            let operator_name = operator_name.clone();
+            Box::pin(async move { handle(&processor, &operator_name, &*clock, event).await })
+        },
+    )))
     .await
 }
 

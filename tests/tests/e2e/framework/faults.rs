@@ -54,6 +54,11 @@ impl<S: StateStore> FaultyStore<S> {
         self.crashed.store(false, Ordering::SeqCst);
     }
 
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
     /// Whether the armed crash happened (the invocation "died": its report is void).
     pub fn crashed(&self) -> bool {
         self.crashed.load(Ordering::SeqCst)
