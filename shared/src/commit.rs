@@ -36,7 +36,7 @@ use crate::ids::SequenceNumber;
 use crate::metrics::BatchMetrics;
 use crate::operator::Operator;
 use crate::retry::backoff;
-use crate::store::{CommitResult, KeyCommit, StateStore, StoredState};
+use crate::store::{CommitResult, FailingRecord, KeyCommit, StateStore, StoredState};
 
 /// What a processed batch reports.
 #[derive(Debug, Clone)]
@@ -270,16 +270,42 @@ where
         let mut conflicts = 0;
         loop {
             let mut dispositions = HashMap::new();
-            let folded = fold.run_to_completion(
-                &*self.operator,
-                &self.codec,
-                stored.as_ref(),
-                &mut dispositions,
-            )?;
-            let stop = dispositions
-                .iter()
-                .find(|(_, d)| matches!(d, Disposition::Stop))
-                .map(|(p, _)| *p);
+            let (folded, stop, failing) = loop {
+                let folded = fold.run_to_completion(
+                    &*self.operator,
+                    &self.codec,
+                    stored.as_ref(),
+                    &mut dispositions,
+                )?;
+                let Some((pos, reason)) = dispositions.iter().find_map(|(p, d)| match d {
+                    Disposition::Stop(reason) => Some((*p, reason.clone())),
+                    Disposition::Poison(_) => None,
+                }) else {
+                    break (folded, None, None);
+                };
+                // A record the operator keeps refusing becomes poison after N attempts,
+                // counted on the key's item so the count survives invocations.
+                let Some(meta) = records.get(pos).map(|r| &r.meta) else {
+                    break (folded, Some(pos), None);
+                };
+                let attempts = match stored.as_ref().and_then(|s| s.failing.as_ref()) {
+                    Some(f) if f.shard == meta.shard && f.sequence == meta.sequence => {
+                        f.attempts + 1
+                    }
+                    _ => 1,
+                };
+                if attempts >= self.config.max_record_attempts {
+                    let reason = format!("failed {attempts} times; last error: {reason}");
+                    dispositions.insert(pos, Disposition::Poison(reason));
+                    continue;
+                }
+                let failing = FailingRecord {
+                    shard: meta.shard.clone(),
+                    sequence: meta.sequence.clone(),
+                    attempts,
+                };
+                break (folded, Some(pos), Some(failing));
+            };
             let mut metrics = BatchMetrics {
                 applied: folded.applied,
                 duplicates_skipped: folded.duplicates,
@@ -299,7 +325,8 @@ where
                     metrics.dead_lettered += 1;
                 }
             }
-            if !folded.changed {
+            let previously_failing = stored.as_ref().and_then(|s| s.failing.clone());
+            if !folded.changed && failing == previously_failing {
                 outcome.metrics.absorb(&metrics);
                 outcome.failed_at = stop;
                 return Ok(outcome);
@@ -312,6 +339,7 @@ where
                     version: stored.as_ref().map_or(1, |s| s.version + 1),
                     high_water: folded.high_water,
                     body: folded.body,
+                    failing,
                 },
                 outputs: folded.outputs,
             };

@@ -284,3 +284,39 @@ async fn a_version_conflict_re_reads_the_key_and_re_applies_on_the_fresh_state()
         "our records applied on top of the rival's write"
     );
 }
+
+#[tokio::test]
+async fn a_record_the_operator_keeps_refusing_is_dead_lettered_after_max_attempts() {
+    let store = Arc::new(MemoryStateStore::default());
+    let p = processor(Arc::clone(&store), Consistency::ExactlyOnce);
+    p.operator.flaky.store(true, Ordering::SeqCst);
+    let batch = event(
+        "shardId-0",
+        &[(1, A1), (3, r#"{"k":"a","n":999}"#), (4, A2)],
+    );
+    for attempt in 1..3u32 {
+        let report = p.process(&batch).await.unwrap();
+        assert_eq!(
+            report.first_failure.as_ref().map(|s| s.as_str()),
+            Some("3"),
+            "attempt {attempt}"
+        );
+        let snap = store.snapshot();
+        assert_eq!(
+            snap.states["sum#a"].failing.as_ref().map(|f| f.attempts),
+            Some(attempt)
+        );
+    }
+    // The third failure (max_record_attempts = 3) turns the record into poison.
+    let report = p.process(&batch).await.unwrap();
+    assert!(report.first_failure.is_none());
+    let snap = store.snapshot();
+    assert_eq!(snap.dead_letters.len(), 1);
+    assert!(
+        snap.dead_letters
+            .values()
+            .all(|l| l.error.contains("failed 3 times"))
+    );
+    assert_eq!(snap.states["sum#a"].failing, None);
+    assert_eq!(sum(&store, "a"), Some(3));
+}

@@ -20,6 +20,8 @@ pub const ENV_COMMIT_CONCURRENCY: &str = "SHARDWISE_COMMIT_CONCURRENCY";
 pub const ENV_MAX_THROTTLE_RETRIES: &str = "SHARDWISE_MAX_THROTTLE_RETRIES";
 /// Env var: re-reads per key on version conflicts before giving up on the key.
 pub const ENV_MAX_CONFLICT_RETRIES: &str = "SHARDWISE_MAX_CONFLICT_RETRIES";
+/// Env var: retryable operator failures of one record before it is dead-lettered.
+pub const ENV_MAX_RECORD_ATTEMPTS: &str = "SHARDWISE_MAX_RECORD_ATTEMPTS";
 /// Env var: largest serialized state per key, bytes (below DynamoDB's 400 KB item limit).
 pub const ENV_MAX_STATE_BYTES: &str = "SHARDWISE_MAX_STATE_BYTES";
 /// Env var: batches slower than this many milliseconds are logged and counted.
@@ -71,6 +73,8 @@ pub struct ProcessingConfig {
     pub max_throttle_retries: u32,
     /// Re-reads of one key after version conflicts.
     pub max_conflict_retries: u32,
+    /// Retryable operator failures of one record before it counts as poison.
+    pub max_record_attempts: u32,
     /// Largest serialized state per key.
     pub max_state_bytes: usize,
     /// Batches slower than this are logged and counted.
@@ -88,6 +92,7 @@ impl ProcessingConfig {
             commit_concurrency: 32,
             max_throttle_retries: 8,
             max_conflict_retries: 8,
+            max_record_attempts: 3,
             max_state_bytes: DEFAULT_MAX_STATE_BYTES,
             latency_threshold: Duration::from_secs(5),
         }
@@ -126,6 +131,14 @@ impl ProcessingConfig {
         }
         if let Some(n) = number(&lookup, ENV_MAX_CONFLICT_RETRIES)? {
             config.max_conflict_retries = n;
+        }
+        if let Some(n) = number(&lookup, ENV_MAX_RECORD_ATTEMPTS)? {
+            if n == 0 {
+                return Err(Error::Config(format!(
+                    "{ENV_MAX_RECORD_ATTEMPTS} must be ≥ 1"
+                )));
+            }
+            config.max_record_attempts = n;
         }
         if let Some(n) = number::<usize>(&lookup, ENV_MAX_STATE_BYTES)? {
             if n > DYNAMODB_ITEM_LIMIT {

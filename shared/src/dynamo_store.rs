@@ -25,7 +25,7 @@ use crate::deadletter::{self, DeadLetter};
 use crate::error::Error;
 use crate::ids::{SequenceNumber, ShardId};
 use crate::retry::backoff;
-use crate::store::{CommitResult, KeyCommit, StateStore, StoredState};
+use crate::store::{CommitResult, FailingRecord, KeyCommit, StateStore, StoredState};
 
 /// State attribute: partition key.
 pub const ATTR_PK: &str = "pk";
@@ -35,6 +35,8 @@ pub const ATTR_VERSION: &str = "version";
 pub const ATTR_HWM: &str = "hwm";
 /// State attribute: the encoded operator state.
 pub const ATTR_STATE: &str = "state";
+/// State attribute: the record the key is stuck on (M: shard, sequence, attempts) or NULL.
+pub const ATTR_FAILING: &str = "failing";
 /// State attribute: last commit time (epoch ms).
 pub const ATTR_UPDATED_AT: &str = "updated_at";
 /// Output attribute: the state key that produced the output.
@@ -108,7 +110,10 @@ impl DynamoStateStore {
         let mut update = Update::builder()
             .table_name(&self.state_table)
             .key(ATTR_PK, AttributeValue::S(commit.item_key.clone()))
-            .update_expression("SET #st = :st, #ver = :ver, #hwm = :hwm, #upd = :upd")
+            .update_expression(
+                "SET #st = :st, #ver = :ver, #hwm = :hwm, #upd = :upd, #fail = :fail",
+            )
+            .expression_attribute_names("#fail", ATTR_FAILING)
             .expression_attribute_names("#st", ATTR_STATE)
             .expression_attribute_names("#ver", ATTR_VERSION)
             .expression_attribute_names("#hwm", ATTR_HWM)
@@ -280,6 +285,38 @@ impl DynamoStateStore {
     }
 }
 
+const FAILING_SHARD: &str = "shard";
+const FAILING_SEQUENCE: &str = "sequence";
+const FAILING_ATTEMPTS: &str = "attempts";
+
+fn encode_failing(failing: Option<&FailingRecord>) -> AttributeValue {
+    match failing {
+        None => AttributeValue::Null(true),
+        Some(f) => AttributeValue::M(HashMap::from([
+            (
+                FAILING_SHARD.to_owned(),
+                AttributeValue::S(f.shard.0.clone()),
+            ),
+            (
+                FAILING_SEQUENCE.to_owned(),
+                AttributeValue::S(f.sequence.padded()),
+            ),
+            (
+                FAILING_ATTEMPTS.to_owned(),
+                AttributeValue::N(f.attempts.to_string()),
+            ),
+        ])),
+    }
+}
+
+fn decode_failing(m: &HashMap<String, AttributeValue>) -> Option<FailingRecord> {
+    Some(FailingRecord {
+        shard: ShardId(m.get(FAILING_SHARD)?.as_s().ok()?.clone()),
+        sequence: SequenceNumber::parse(m.get(FAILING_SEQUENCE)?.as_s().ok()?).ok()?,
+        attempts: m.get(FAILING_ATTEMPTS)?.as_n().ok()?.parse().ok()?,
+    })
+}
+
 fn attribute_values(commit: &KeyCommit) -> Vec<(&'static str, AttributeValue)> {
     let hwm: HashMap<String, AttributeValue> = commit
         .state
@@ -292,6 +329,7 @@ fn attribute_values(commit: &KeyCommit) -> Vec<(&'static str, AttributeValue)> {
         (":ver", AttributeValue::N(commit.state.version.to_string())),
         (":hwm", AttributeValue::M(hwm)),
         (":upd", AttributeValue::N(now_ms().to_string())),
+        (":fail", encode_failing(commit.state.failing.as_ref())),
     ]
 }
 
@@ -359,12 +397,19 @@ fn decode_item(item: &HashMap<String, AttributeValue>) -> Result<(String, Stored
         Some(AttributeValue::S(s)) => s.clone(),
         _ => return Err(corrupt("no state")),
     };
+    let failing = match item.get(ATTR_FAILING) {
+        Some(AttributeValue::M(m)) => {
+            Some(decode_failing(m).ok_or_else(|| corrupt("bad failing"))?)
+        }
+        _ => None,
+    };
     Ok((
         pk.clone(),
         StoredState {
             version,
             high_water,
             body,
+            failing,
         },
     ))
 }
@@ -434,5 +479,65 @@ impl StateStore for DynamoStateStore {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_items_round_trip_through_their_dynamodb_attributes() {
+        let failing = FailingRecord {
+            shard: ShardId("shardId-000000000001".into()),
+            sequence: SequenceNumber::parse("4959").unwrap(),
+            attempts: 2,
+        };
+        let commit = KeyCommit {
+            item_key: "op#k".into(),
+            expected_version: None,
+            conditional: true,
+            state: StoredState {
+                version: 7,
+                high_water: BTreeMap::from([(failing.shard.clone(), failing.sequence.clone())]),
+                body: r#"{"x":1}"#.into(),
+                failing: Some(failing),
+            },
+            outputs: Vec::new(),
+        };
+        let mut item: HashMap<String, AttributeValue> = HashMap::from([(
+            ATTR_PK.to_owned(),
+            AttributeValue::S(commit.item_key.clone()),
+        )]);
+        let names = [
+            (":st", ATTR_STATE),
+            (":ver", ATTR_VERSION),
+            (":hwm", ATTR_HWM),
+            (":fail", ATTR_FAILING),
+        ];
+        for (placeholder, value) in attribute_values(&commit) {
+            if let Some((_, name)) = names.iter().find(|(p, _)| *p == placeholder) {
+                item.insert((*name).to_owned(), value);
+            }
+        }
+        let AttributeValue::M(hwm) = &item[ATTR_HWM] else {
+            panic!("hwm is a map")
+        };
+        assert_eq!(
+            hwm["shardId-000000000001"].as_s().unwrap().len(),
+            129,
+            "zero-padded"
+        );
+        let (pk, state) = decode_item(&item).unwrap();
+        assert_eq!(pk, "op#k");
+        assert_eq!(state, commit.state);
+    }
+
+    #[test]
+    fn throttling_codes_are_retryable_and_validation_is_fatal() {
+        assert!(classify_code(Some("ProvisionedThroughputExceededException"), "x").is_throttle());
+        assert!(classify_code(Some("ThrottlingException"), "x").is_throttle());
+        let fatal = classify_code(Some("ValidationException"), "x");
+        assert_eq!(fatal.class(), crate::error::RetryClass::Fatal);
     }
 }

@@ -25,7 +25,8 @@ pub enum Disposition {
     /// Skip it and count it as processed (it goes to the dead-letter table).
     Poison(String),
     /// Stop the key here: this record and the key's later records are re-delivered.
-    Stop,
+    /// Carries the error text.
+    Stop(String),
 }
 
 /// The result of a successful fold.
@@ -101,7 +102,7 @@ impl KeyFold<'_> {
                 continue;
             }
             match dispositions.get(&pos) {
-                Some(Disposition::Stop) => break,
+                Some(Disposition::Stop(_)) => break,
                 Some(Disposition::Poison(_)) => {}
                 None => {
                     let event = codec.decode(&record.data).map_err(|e| (pos, e))?;
@@ -181,7 +182,7 @@ impl KeyFold<'_> {
                         dispositions.insert(pos, Disposition::Poison(err.to_string()));
                     }
                     RetryClass::Retryable => {
-                        dispositions.insert(pos, Disposition::Stop);
+                        dispositions.insert(pos, Disposition::Stop(err.to_string()));
                     }
                     RetryClass::Fatal => return Err(err),
                 },

@@ -93,4 +93,4 @@ pub use memory_store::MemoryStateStore;
 pub use operator::{Context, Operator, RecordMeta};
 pub use runtime::run_kinesis;
 pub use state::{KeyedState, ListState, MapState, ValueState};
-pub use store::{CommitResult, KeyCommit, OutputItem, StateStore, StoredState};
+pub use store::{CommitResult, FailingRecord, KeyCommit, OutputItem, StateStore, StoredState};

@@ -21,6 +21,20 @@ pub struct StoredState {
     pub high_water: BTreeMap<ShardId, SequenceNumber>,
     /// The operator's state, encoded (JSON).
     pub body: String,
+    /// The record this key is stuck on, if the operator keeps asking to retry it.
+    pub failing: Option<FailingRecord>,
+}
+
+/// A record whose application failed with a retryable operator error, and how often.
+/// After `max_record_attempts` such failures the record is treated as poison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailingRecord {
+    /// Its shard.
+    pub shard: ShardId,
+    /// Its sequence number.
+    pub sequence: SequenceNumber,
+    /// Failed attempts so far.
+    pub attempts: u32,
 }
 
 /// An output committed with a key's state change.
