@@ -43,7 +43,8 @@
 //! - [`codec`] — record decoding (JSON default, pluggable).
 //! - [`operator`] — the operator trait, its context and hooks (timers come in the time issue).
 //! - [`state`] — state primitives with TTL; the 400 KB item limit policy.
-//! - [`store`] — the `StateStore` seam; [`dynamo_store`] — its DynamoDB implementation;
+//! - [`store`] — the `StateStore` seam; [`dynamo_store`] — its DynamoDB implementation
+//!   ([`dynamo_item`]: the item layout);
 //!   [`memory_store`] — an in-memory one with the same semantics, for unit tests.
 //! - [`fold`] — one key's records folded into its state (pure); [`commit`] — the batch
 //!   commit (grouping, reads, concurrent conditional writes, conflicts, throttles).
@@ -69,6 +70,7 @@ pub mod commit;
 mod commit_tests;
 pub mod config;
 pub mod deadletter;
+pub mod dynamo_item;
 pub mod dynamo_store;
 pub mod error;
 pub mod fold;

@@ -18,7 +18,7 @@ use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use serde::{Deserialize, Serialize};
 
-use crate::dynamo_store::ATTR_PK;
+use crate::dynamo_item::ATTR_PK;
 use crate::error::Error;
 use crate::retry::backoff;
 
