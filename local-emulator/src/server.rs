@@ -93,29 +93,25 @@ impl Emulator {
 
     /// Calls a JSON-protocol operation in-process, as if it had arrived over HTTP with
     /// `X-Amz-Target: <target>`. Used by the emulator's own pollers and by tests.
+    /// Counted in the metrics like any request (with no wire bytes out).
     pub async fn call_json(&self, target: &str, body: &[u8]) -> Result<Value, AwsJsonError> {
+        let result = self.route_json(target, body).await;
+        let (service, operation) = metric_names(target);
+        self.metrics
+            .record(service, operation, body.len() as u64, 0, result.is_err());
+        result
+    }
+
+    async fn route_json(&self, target: &str, body: &[u8]) -> Result<Value, AwsJsonError> {
         let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
-        let result = match prefix {
+        match prefix {
             KINESIS_TARGET_PREFIX => self.kinesis.handle(operation, body).await,
             DYNAMODB_TARGET_PREFIX => self.dynamodb.handle(operation, body).await,
             _ => Err(AwsJsonError::client(
                 "UnknownOperationException",
                 format!("Unknown operation target: {target}"),
             )),
-        };
-        let service = service_name(prefix);
-        let (bytes_out, error) = match &result {
-            Ok(v) => (v.to_string().len() as u64, false),
-            Err(e) => (e.body().to_string().len() as u64, true),
-        };
-        self.metrics.record(
-            service,
-            operation_name(operation),
-            body.len() as u64,
-            bytes_out,
-            error,
-        );
-        result
+        }
     }
 
     /// Forgets all streams, buckets, tables and counters.
@@ -127,20 +123,20 @@ impl Emulator {
     }
 }
 
-fn service_name(prefix: &str) -> &'static str {
-    match prefix {
+/// The (service, operation) names a target is counted under.
+fn metric_names(target: &str) -> (&'static str, &str) {
+    let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
+    let service = match prefix {
         KINESIS_TARGET_PREFIX => "kinesis",
         DYNAMODB_TARGET_PREFIX => "dynamodb",
         _ => "unknown",
-    }
-}
-
-fn operation_name(operation: &str) -> &str {
-    if operation.is_empty() {
+    };
+    let operation = if operation.is_empty() {
         "(none)"
     } else {
         operation
-    }
+    };
+    (service, operation)
 }
 
 async fn health(State(emulator): State<Arc<Emulator>>) -> Response {
@@ -210,7 +206,10 @@ async fn json_call(emulator: &Emulator, target: &str, request: Request) -> Respo
             );
         }
     };
-    match emulator.call_json(target, &body).await {
+    // Serialized once: the same bytes are sent and counted.
+    let result = emulator.route_json(target, &body).await;
+    let (service, operation) = metric_names(target);
+    let response = match result {
         Ok(value) => {
             let mut response = Response::new(Body::from(value.to_string()));
             let h = response.headers_mut();
@@ -219,7 +218,15 @@ async fn json_call(emulator: &Emulator, target: &str, request: Request) -> Respo
             response
         }
         Err(e) => json_error_response(&e, content_type),
-    }
+    };
+    let bytes_out = axum::body::HttpBody::size_hint(response.body())
+        .exact()
+        .unwrap_or(0);
+    let error = !response.status().is_success();
+    emulator
+        .metrics
+        .record(service, operation, body.len() as u64, bytes_out, error);
+    response
 }
 
 /// Builds the HTTP response AWS sends for a JSON-protocol error.

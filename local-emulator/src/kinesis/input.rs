@@ -137,13 +137,13 @@ pub(crate) fn is_decimal(value: &str, max_digits: usize) -> bool {
             && value.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// The JSON object of a request (or of a nested structure).
+/// A parsed request body (a JSON object).
 #[derive(Debug, Default)]
-pub(crate) struct Input {
+pub(crate) struct Body {
     map: Map<String, Value>,
 }
 
-impl Input {
+impl Body {
     /// Parses a request body; an empty body is an empty structure, as for AWS.
     pub(crate) fn parse(body: &[u8]) -> KResult<Self> {
         if body.iter().all(u8::is_ascii_whitespace) {
@@ -162,21 +162,35 @@ impl Input {
         }
     }
 
+    /// The top-level structure.
+    pub(crate) fn input(&self) -> Input<'_> {
+        Input { map: &self.map }
+    }
+}
+
+/// A view of a request structure (the body or a nested member); borrowing, so reading
+/// 500 PutRecords entries copies nothing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Input<'a> {
+    map: &'a Map<String, Value>,
+}
+
+impl<'a> Input<'a> {
     /// A nested structure value, checked to be an object.
-    pub(crate) fn from_value(value: &Value, member: &str) -> KResult<Self> {
+    pub(crate) fn from_value(value: &'a Value, member: &str) -> KResult<Self> {
         match value {
-            Value::Object(map) => Ok(Self { map: map.clone() }),
+            Value::Object(map) => Ok(Self { map }),
             _ => Err(wrong_type(member, "structure")),
         }
     }
 
     /// A member, treating JSON `null` as absent (as the SDKs' serializers do).
-    fn get(&self, name: &str) -> Option<&Value> {
+    fn get(&self, name: &str) -> Option<&'a Value> {
         self.map.get(name).filter(|v| !v.is_null())
     }
 
     /// An optional string member.
-    pub(crate) fn opt_str(&self, name: &str) -> KResult<Option<&str>> {
+    pub(crate) fn opt_str(&self, name: &str) -> KResult<Option<&'a str>> {
         match self.get(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -185,7 +199,7 @@ impl Input {
     }
 
     /// A required string member.
-    pub(crate) fn str(&self, name: &str) -> KResult<&str> {
+    pub(crate) fn str(&self, name: &str) -> KResult<&'a str> {
         self.opt_str(name)?.ok_or_else(|| missing(&camel(name)))
     }
 
@@ -239,14 +253,14 @@ impl Input {
     }
 
     /// An optional nested structure.
-    pub(crate) fn opt_object(&self, name: &str) -> KResult<Option<Input>> {
+    pub(crate) fn opt_object(&self, name: &str) -> KResult<Option<Input<'a>>> {
         self.get(name)
             .map(|v| Self::from_value(v, name))
             .transpose()
     }
 
     /// An optional list member.
-    pub(crate) fn opt_array(&self, name: &str) -> KResult<Option<&Vec<Value>>> {
+    pub(crate) fn opt_array(&self, name: &str) -> KResult<Option<&'a Vec<Value>>> {
         match self.get(name) {
             None => Ok(None),
             Some(Value::Array(items)) => Ok(Some(items)),
@@ -261,14 +275,15 @@ mod tests {
 
     #[test]
     fn malformed_json_is_a_serialization_exception() {
-        let err = Input::parse(b"{not json").unwrap_err();
+        let err = Body::parse(b"{not json").unwrap_err();
         assert_eq!(err.code(), SERIALIZATION_EXCEPTION);
         assert_eq!(err.status, 400);
     }
 
     #[test]
     fn a_string_where_an_integer_belongs_is_a_serialization_exception() {
-        let input = Input::parse(br#"{"ShardCount":"two"}"#).unwrap();
+        let body = Body::parse(br#"{"ShardCount":"two"}"#).unwrap();
+        let input = body.input();
         assert_eq!(
             input.int("ShardCount").unwrap_err().code(),
             SERIALIZATION_EXCEPTION
@@ -277,7 +292,8 @@ mod tests {
 
     #[test]
     fn a_missing_member_names_it_in_camel_case() {
-        let input = Input::parse(b"{}").unwrap();
+        let body = Body::parse(b"{}").unwrap();
+        let input = body.input();
         let err = input.str("StreamName").unwrap_err();
         assert_eq!(err.code(), VALIDATION_EXCEPTION);
         assert!(err.message.contains("'streamName'"), "{}", err.message);

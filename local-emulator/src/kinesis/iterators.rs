@@ -68,7 +68,7 @@ const ITERATOR_TYPES: &str =
     "[AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]";
 
 impl Kinesis {
-    pub(super) fn get_shard_iterator(&self, input: &Input) -> KResult<Value> {
+    pub(super) fn get_shard_iterator(&self, input: &Input<'_>) -> KResult<Value> {
         let shard_name = input.str("ShardId")?;
         check_name(shard_name, "shardId")?;
         let kind = input.str("ShardIteratorType")?;

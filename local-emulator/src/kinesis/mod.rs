@@ -11,6 +11,7 @@
 //! - `resharding` — SplitShard, MergeShards, UpdateShardCount.
 //! - `sequence` — AWS-like 56-digit sequence numbers.
 //! - `limits` — optional per-shard throughput quotas.
+//! - `oracle_tests` — seeded random puts/reshards checked against what was written.
 //!
 //! ## Why it is shaped this way
 //! The Lambda event-source poller calls GetRecords on many shards at once and the
@@ -22,6 +23,8 @@
 mod input;
 mod iterators;
 mod limits;
+#[cfg(test)]
+mod oracle_tests;
 mod records;
 mod resharding;
 mod sequence;
@@ -34,7 +37,7 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::{Map, Value, json};
 
-use self::input::{Input, KResult, check_name, invalid_argument, validation};
+use self::input::{Body, Input, KResult, check_name, invalid_argument, validation};
 use self::stream::Stream;
 use crate::error::AwsJsonError;
 use crate::{Clock, Config};
@@ -80,7 +83,7 @@ impl Kinesis {
     /// Handles one JSON-protocol operation.
     pub async fn handle(&self, operation: &str, body: &[u8]) -> Result<Value, AwsJsonError> {
         // Unknown targets are refused before the body is looked at, as AWS does.
-        let op: fn(&Self, &Input) -> KResult<Value> = match operation {
+        let op: fn(&Self, &Input<'_>) -> KResult<Value> = match operation {
             "CreateStream" => Self::create_stream,
             "DeleteStream" => Self::delete_stream,
             "DescribeStream" => Self::describe_stream,
@@ -103,8 +106,8 @@ impl Kinesis {
                 ));
             }
         };
-        let input = Input::parse(body)?;
-        op(self, &input)
+        let body = Body::parse(body)?;
+        op(self, &body.input())
     }
 
     /// Drops every resource.
@@ -163,7 +166,7 @@ impl Kinesis {
 
     /// The stream named by `StreamName` and/or `StreamARN` (at least one is required;
     /// when both are given they must agree).
-    fn stream(&self, input: &Input) -> KResult<Arc<Stream>> {
+    fn stream(&self, input: &Input<'_>) -> KResult<Arc<Stream>> {
         let name = input.opt_str("StreamName")?;
         let arn = input.opt_str("StreamARN")?;
         if let Some(name) = name {

@@ -37,7 +37,7 @@ fn epoch_seconds(millis: u64) -> f64 {
 }
 
 impl Kinesis {
-    pub(super) fn create_stream(&self, input: &Input) -> KResult<Value> {
+    pub(super) fn create_stream(&self, input: &Input<'_>) -> KResult<Value> {
         let name = input.str("StreamName")?;
         check_name(name, "streamName")?;
         let mode = match input.opt_object("StreamModeDetails")? {
@@ -126,13 +126,13 @@ impl Kinesis {
         }
     }
 
-    pub(super) fn delete_stream(&self, input: &Input) -> KResult<Value> {
+    pub(super) fn delete_stream(&self, input: &Input<'_>) -> KResult<Value> {
         let stream = self.stream(input)?;
         self.streams_write().remove(&stream.name);
         Ok(json!({}))
     }
 
-    pub(super) fn describe_stream(&self, input: &Input) -> KResult<Value> {
+    pub(super) fn describe_stream(&self, input: &Input<'_>) -> KResult<Value> {
         let limit = input.opt_int("Limit")?.unwrap_or(DEFAULT_DESCRIBE_LIMIT);
         check_range(limit, "limit", 1, 10_000)?;
         let after = input.opt_str("ExclusiveStartShardId")?;
@@ -169,7 +169,7 @@ impl Kinesis {
         }))
     }
 
-    pub(super) fn describe_stream_summary(&self, input: &Input) -> KResult<Value> {
+    pub(super) fn describe_stream_summary(&self, input: &Input<'_>) -> KResult<Value> {
         let stream = self.stream(input)?;
         let state = stream.read();
         Ok(json!({
@@ -188,7 +188,7 @@ impl Kinesis {
         }))
     }
 
-    pub(super) fn list_streams(&self, input: &Input) -> KResult<Value> {
+    pub(super) fn list_streams(&self, input: &Input<'_>) -> KResult<Value> {
         let limit = input
             .opt_int("Limit")?
             .unwrap_or(DEFAULT_LIST_STREAMS_LIMIT);
@@ -245,7 +245,7 @@ impl Kinesis {
         Ok(out)
     }
 
-    pub(super) fn list_shards(&self, input: &Input) -> KResult<Value> {
+    pub(super) fn list_shards(&self, input: &Input<'_>) -> KResult<Value> {
         let max = input.opt_int("MaxResults")?.unwrap_or(MAX_LIST_SHARDS_PAGE);
         check_range(max, "maxResults", 1, 10_000)?;
         let page = usize::try_from(max.min(MAX_LIST_SHARDS_PAGE)).unwrap_or(1);
@@ -313,15 +313,15 @@ impl Kinesis {
         Ok(out)
     }
 
-    pub(super) fn increase_retention(&self, input: &Input) -> KResult<Value> {
+    pub(super) fn increase_retention(&self, input: &Input<'_>) -> KResult<Value> {
         self.change_retention(input, true)
     }
 
-    pub(super) fn decrease_retention(&self, input: &Input) -> KResult<Value> {
+    pub(super) fn decrease_retention(&self, input: &Input<'_>) -> KResult<Value> {
         self.change_retention(input, false)
     }
 
-    fn change_retention(&self, input: &Input, increase: bool) -> KResult<Value> {
+    fn change_retention(&self, input: &Input<'_>, increase: bool) -> KResult<Value> {
         let hours = input.int("RetentionPeriodHours")?;
         check_range(hours, "retentionPeriodHours", 1, 2_147_483_647)?;
         let stream = self.stream(input)?;
@@ -372,7 +372,7 @@ enum ShardFilter {
 }
 
 impl ShardFilter {
-    fn parse(f: &Input) -> KResult<Option<Self>> {
+    fn parse(f: &Input<'_>) -> KResult<Option<Self>> {
         let kind = f.str("Type")?;
         let ts = || {
             f.opt_timestamp_millis("Timestamp")?.ok_or_else(|| {

@@ -4,9 +4,11 @@
 //! emulator knob (limit enforcement, the controllable clock) with `emulator_only!`.
 //!
 //! Layout: this file holds the shared helpers; the cases live in one submodule per
-//! concern (`streams`, `records`, `iterators`, `resharding`, `errors`, `limits`).
+//! concern (`streams`, `records`, `iterators`, `resharding`, `errors`, `limits`,
+//! `in_process`).
 
 mod errors;
+mod in_process;
 mod iterators;
 mod limits;
 mod records;
