@@ -14,6 +14,7 @@
 
 mod faults;
 mod fixture;
+mod sinks;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
