@@ -14,6 +14,7 @@
 
 mod faults;
 mod fixture;
+mod kinesis_source;
 mod sinks;
 
 use std::collections::BTreeSet;
