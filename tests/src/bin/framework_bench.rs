@@ -9,7 +9,10 @@
 //! `ddb_latency` knob). `--endpoint URL` targets another DynamoDB (e.g. moto); there the
 //! latency is added client-side, before every call.
 //!
-//! `cargo run --release --workspace --bin framework-bench -- --records 50000`
+//! `--memory` runs the commit path over the in-memory store with the latency added
+//! client-side: the framework's own ceiling, whatever the backend.
+//!
+//! `cargo build --release --workspace --bins && target/release/framework-bench`
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,6 +55,10 @@ struct Args {
     /// Key commits (and baseline records) in flight.
     #[arg(long, default_value_t = 256)]
     concurrency: usize,
+    /// Use the in-memory store (same commit semantics, latency added client-side) instead
+    /// of DynamoDB: isolates the framework's own cost and concurrency from the backend.
+    #[arg(long)]
+    memory: bool,
     /// Injected DynamoDB latencies to measure, ms.
     #[arg(long, value_delimiter = ',', default_value = "0,5")]
     latency_ms: Vec<u64>,
@@ -201,16 +208,39 @@ async fn run_framework(
     data: &[Vec<u8>],
 ) -> anyhow::Result<Figures> {
     let (state, dlq) = (env.unique_name("bench-state"), env.unique_name("bench-dlq"));
+    if args.memory {
+        return run_commit_path(
+            args,
+            latency,
+            data,
+            shardwise::MemoryStateStore::default(),
+            &state,
+            &dlq,
+        )
+        .await;
+    }
     create_table(env, &state).await?;
     create_table(env, &dlq).await?;
+    let store = DynamoStateStore::new(env.dynamodb(), &state, None, &dlq);
+    run_commit_path(args, latency, data, store, &state, &dlq).await
+}
+
+async fn run_commit_path<S: StateStore>(
+    args: &Args,
+    latency: Duration,
+    data: &[Vec<u8>],
+    inner: S,
+    state: &str,
+    dlq: &str,
+) -> anyhow::Result<Figures> {
     let store = Arc::new(Metered {
-        inner: DynamoStateStore::new(env.dynamodb(), &state, None, &dlq),
+        inner,
         latency,
         reads: AtomicU64::new(0),
         writes: AtomicU64::new(0),
         wcu: AtomicU64::new(0),
     });
-    let mut config = ProcessingConfig::new(&state, &dlq);
+    let mut config = ProcessingConfig::new(state, dlq);
     config.commit_concurrency = args.concurrency;
     let processor = Processor::new(
         Arc::new(TotalsOp),
@@ -219,11 +249,15 @@ async fn run_framework(
         config,
         Arc::new(SystemClock),
     );
+    // Lambda hands the function a deserialized event: build them outside the clock.
+    let events: Vec<_> = data
+        .chunks(args.batch)
+        .enumerate()
+        .map(|(i, b)| kinesis_event(b, i * args.batch))
+        .collect();
     let started = Instant::now();
-    for (i, batch) in data.chunks(args.batch).enumerate() {
-        let report = processor
-            .process(&kinesis_event(batch, i * args.batch))
-            .await?;
+    for (i, event) in events.iter().enumerate() {
+        let report = processor.process(event).await?;
         anyhow::ensure!(
             report.first_failure.is_none(),
             "batch {i} reported a failure"
@@ -338,6 +372,10 @@ async fn main() -> anyhow::Result<()> {
     for &ms in &args.latency_ms {
         let latency = Duration::from_millis(ms);
         let (env, client_latency) = match &args.endpoint {
+            _ if args.memory => (
+                TestEnv::external("http://127.0.0.1:9", shardwise_tests::Target::Other).await,
+                latency,
+            ),
             Some(url) => (
                 TestEnv::external(url, shardwise_tests::Target::Other).await,
                 latency,
@@ -355,6 +393,9 @@ async fn main() -> anyhow::Result<()> {
             "{:<28} {:>8} {:>12.0} {:>12.1} {:>12.1} {:>12.1}",
             "shardwise exactly_once", ms, f.per_sec, f.reads_per_k, f.writes_per_k, f.wcu_per_k
         );
+        if args.memory {
+            continue; // the baseline needs DynamoDB
+        }
         let base = run_baseline(
             &env,
             &args,
