@@ -13,15 +13,15 @@
 //! 4. The batch response names the first record that could not be committed; Lambda
 //!    re-delivers from it and the high-water marks skip whatever was already committed.
 //!
+//! A crash between two key commits is therefore harmless: committed keys are skipped on
+//! re-delivery, uncommitted keys are applied then. In `at_least_once` mode the marks are
+//! not consulted and writes are unconditional — cheaper, and re-deliveries double-apply.
+//!
 //! Cost per batch: ⌈keys/100⌉ BatchGetItem calls and one write per key that has new
 //! records (a transaction, at 2× WCU, only when the key emitted outputs). Powertools'
 //! idempotency pays three writes per record; with keys spread uniformly over 100,000
 //! accounts and 1,000-record batches nearly every record has its own key, so we pay
 //! ≈ 0.33× its write requests — and less the more records share a key in a batch.
-//!
-//! A crash between two key commits is therefore harmless: committed keys are skipped on
-//! re-delivery, uncommitted keys are applied then. In `at_least_once` mode the marks are
-//! not consulted and writes are unconditional — cheaper, and re-deliveries double-apply.
 
 use std::collections::HashMap;
 use std::sync::Arc;
