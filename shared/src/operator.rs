@@ -41,6 +41,11 @@ pub trait Operator: Send + Sync + 'static {
     fn name(&self) -> &str;
 
     /// The state key of an event (e.g. the account id). An error is a poison record.
+    ///
+    /// With ParallelizationFactor > 1, Lambda keeps order per *partition key* only, so
+    /// the state key must be determined by the partition key (use the same id for both):
+    /// otherwise two concurrent batches of one shard could apply a key's records out of
+    /// order, and the per-shard high-water mark would skip the older one.
     fn key(&self, event: &Self::Event, record: &RecordMeta) -> Result<String, Error>;
 
     /// Applies one event to its key's state. Return [`Error::InvalidRecord`] (or any
