@@ -15,6 +15,7 @@
 mod faults;
 mod fixture;
 mod kinesis_source;
+mod outputs;
 mod sinks;
 
 use std::collections::BTreeSet;
