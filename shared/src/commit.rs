@@ -71,9 +71,11 @@ pub struct Processor<O, S, C> {
 }
 
 /// One key's share of a batch.
-struct KeyGroup {
+struct KeyGroup<E> {
     key: String,
     positions: Vec<usize>,
+    /// The events decoded while grouping, parallel to `positions` (taken by the first fold).
+    events: Vec<Option<E>>,
 }
 
 /// What happened to one key.
@@ -129,25 +131,27 @@ where
         }
 
         // 1. Decode and group; records without a usable event or key are poison.
-        let mut groups: Vec<KeyGroup> = Vec::new();
+        let mut groups: Vec<KeyGroup<O::Event>> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut poison = Vec::new();
         for (pos, record) in records.iter().enumerate() {
             let keyed = self
                 .codec
                 .decode(&record.data)
-                .and_then(|event| self.operator.key(&event, &record.meta));
+                .and_then(|event| Ok((self.operator.key(&event, &record.meta)?, event)));
             match keyed {
-                Ok(key) => {
+                Ok((key, event)) => {
                     let slot = *index.entry(key.clone()).or_insert_with(|| {
                         groups.push(KeyGroup {
                             key,
                             positions: Vec::new(),
+                            events: Vec::new(),
                         });
                         groups.len() - 1
                     });
                     if let Some(group) = groups.get_mut(slot) {
                         group.positions.push(pos);
+                        group.events.push(Some(event));
                     }
                 }
                 Err(err) => poison.push((pos, err)),
@@ -169,7 +173,7 @@ where
 
         // 3. One conditional write per key, concurrently.
         let outcomes: Vec<Result<KeyOutcome, Error>> =
-            stream::iter(groups.iter().zip(item_keys.iter()))
+            stream::iter(groups.into_iter().zip(item_keys.iter()))
                 .map(|(group, item_key)| {
                     let initial = stored.remove(item_key);
                     self.commit_key(group, item_key, initial, &records, now)
@@ -256,19 +260,24 @@ where
 
     async fn commit_key(
         &self,
-        group: &KeyGroup,
+        group: KeyGroup<O::Event>,
         item_key: &str,
         mut stored: Option<StoredState>,
         records: &[BatchRecord],
         now: crate::ids::EventTime,
     ) -> Result<KeyOutcome, Error> {
+        let KeyGroup {
+            key,
+            positions,
+            mut events,
+        } = group;
         let mut outcome = KeyOutcome::default();
-        let first = group.positions.first().copied();
+        let first = positions.first().copied();
         let fold = KeyFold {
             operator_name: self.operator.name(),
-            key: &group.key,
+            key: &key,
             records,
-            positions: &group.positions,
+            positions: &positions,
             dedupe: self.exactly_once(),
             max_state_bytes: self.config.max_state_bytes,
             now,
@@ -282,6 +291,7 @@ where
                     &self.codec,
                     stored.as_ref(),
                     &mut dispositions,
+                    &mut events,
                 )?;
                 let Some((pos, reason)) = dispositions.iter().find_map(|(p, d)| match d {
                     Disposition::Stop(reason) => Some((*p, reason.clone())),
@@ -377,7 +387,7 @@ where
                 }
                 Err(e) if e.class() == RetryClass::Fatal => return Err(e),
                 Err(e) => {
-                    tracing::warn!(key = %group.key, error = %e, "key commit failed; batch will be re-delivered from it");
+                    tracing::warn!(key = %key, error = %e, "key commit failed; batch will be re-delivered from it");
                     outcome.failed_at = first;
                     return Ok(outcome);
                 }

@@ -74,6 +74,7 @@ impl KeyFold<'_> {
         codec: &C,
         stored: Option<&StoredState>,
         dispositions: &HashMap<usize, Disposition>,
+        events: &mut [Option<O::Event>],
         checked: bool,
     ) -> Result<Folded, (usize, Error)> {
         let mut state: O::State = match stored {
@@ -89,7 +90,7 @@ impl KeyFold<'_> {
         state.expire(self.now);
         let mut high_water = stored.map(|s| s.high_water.clone()).unwrap_or_default();
         let (mut outputs, mut applied, mut duplicates, mut changed) = (Vec::new(), 0, 0, false);
-        for &pos in self.positions {
+        for (i, &pos) in self.positions.iter().enumerate() {
             let Some(record) = self.records.get(pos) else {
                 continue;
             };
@@ -105,7 +106,11 @@ impl KeyFold<'_> {
                 Some(Disposition::Stop(_)) => break,
                 Some(Disposition::Poison(_)) => {}
                 None => {
-                    let event = codec.decode(&record.data).map_err(|e| (pos, e))?;
+                    // Events decoded while grouping are used once; a re-fold decodes again.
+                    let event = match events.get_mut(i).and_then(Option::take) {
+                        Some(event) => event,
+                        None => codec.decode(&record.data).map_err(|e| (pos, e))?,
+                    };
                     let mut emitted = Vec::new();
                     let mut ctx = Context::new(&mut state, &mut emitted, Some(meta), self.now);
                     operator
@@ -139,7 +144,7 @@ impl KeyFold<'_> {
         })?;
         if body.len() > self.max_state_bytes && !checked {
             // Find the record whose effect crosses the limit with a checked re-fold.
-            return self.run(operator, codec, stored, dispositions, true);
+            return self.run(operator, codec, stored, dispositions, events, true);
         }
         Ok(Folded {
             body,
@@ -173,9 +178,10 @@ impl KeyFold<'_> {
         codec: &C,
         stored: Option<&StoredState>,
         dispositions: &mut HashMap<usize, Disposition>,
+        events: &mut [Option<O::Event>],
     ) -> Result<Folded, Error> {
         loop {
-            match self.run(operator, codec, stored, dispositions, false) {
+            match self.run(operator, codec, stored, dispositions, events, false) {
                 Ok(folded) => return Ok(folded),
                 Err((pos, err)) => match err.class() {
                     RetryClass::Poison => {
