@@ -2,5 +2,6 @@
 //! framework's exactly-once commit against the emulator, and (later) the application.
 //! One binary, so the workspace links the SDKs into as few test executables as possible.
 
+mod app_loadgen;
 mod framework;
 mod lambda;

@@ -1,0 +1,110 @@
+/**
+ * Least-privilege policy statements per function, statement for statement the same as the
+ * roles in infra/template.yaml (same Sids). No grant* helpers: they add actions the functions
+ * do not use (e.g. grantReadWriteData adds Scan and BatchWriteItem), and event-source helpers
+ * attach a second policy; the reviewed list lives in infra/tests/test_least_privilege.py.
+ */
+import { Fn } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { ALERTS_BY_DAY_INDEX, Storage } from './storage';
+
+const allow = (sid: string, actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
+  new iam.PolicyStatement({ sid, effect: iam.Effect.ALLOW, actions, resources, conditions });
+
+/**
+ * The streams use the AWS managed key alias/aws/kinesis, whose key id the template cannot name:
+ * `key/*` in this account and region, usable only through Kinesis (kms:ViaService).
+ */
+const KMS_KEYS = 'arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*';
+const viaKinesis = () => ({ StringEquals: { 'kms:ViaService': Fn.sub('kinesis.${AWS::Region}.amazonaws.com') } });
+
+const STATE_RW = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem',
+  'dynamodb:ConditionCheckItem'];
+/** What the Lambda Kinesis poller needs (Lambda developer guide, "services-kinesis-create"). */
+const KINESIS_CONSUME = ['kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:GetRecords',
+  'kinesis:GetShardIterator', 'kinesis:ListShards'];
+
+export function writeOwnLogs(logGroup: logs.LogGroup): iam.PolicyStatement {
+  return allow('WriteOwnLogs', ['logs:CreateLogStream', 'logs:PutLogEvents'], [logGroup.logGroupArn]);
+}
+
+/** Reading the transactions stream through an event source mapping, with its failure destination. */
+function consumeTransactions(s: Storage): iam.PolicyStatement[] {
+  return [
+    allow('ReadTransactionsStream', KINESIS_CONSUME, [s.transactionsStream.streamArn]),
+    allow('DecryptStreamRecords', ['kms:Decrypt'], [Fn.sub(KMS_KEYS)], viaKinesis()),
+  ];
+}
+function recordFailedBatches(s: Storage): iam.PolicyStatement[] {
+  return [
+    allow('RecordFailedBatches', ['s3:PutObject'], [s.esmFailureBucket.arnForObjects('*')]),
+    allow('LocateFailureBucket', ['s3:ListBucket'], [s.esmFailureBucket.bucketArn]),
+  ];
+}
+const deadLetters = (s: Storage) => allow('WriteDeadLetters', ['dynamodb:PutItem'], [s.deadLetterTable.tableArn]);
+const keyedState = (s: Storage) => allow('KeyedState', STATE_RW, [s.stateTable.tableArn]);
+const alertsByDay = () => Fn.sub(`\${AlertsTable.Arn}/index/${ALERTS_BY_DAY_INDEX}`);
+
+/** Function name -> its statements (besides WriteOwnLogs). */
+export const STATEMENTS: Record<string, (s: Storage) => iam.PolicyStatement[]> = {
+  'fraud-detector': (s) => [
+    ...consumeTransactions(s),
+    allow('PublishAlerts', ['kinesis:PutRecord', 'kinesis:PutRecords'], [s.alertsStream.streamArn]),
+    allow('EncryptAlertRecords', ['kms:GenerateDataKey'], [Fn.sub(KMS_KEYS)], viaKinesis()),
+    keyedState(s),
+    allow('WriteAlertsOnce', ['dynamodb:PutItem'], [s.alertsTable.tableArn]),
+    deadLetters(s),
+    ...recordFailedBatches(s),
+  ],
+  'daily-totals': (s) => [
+    ...consumeTransactions(s),
+    keyedState(s),
+    allow('RegisterEventTimeTimers', ['dynamodb:PutItem', 'dynamodb:DeleteItem'], [s.timersTable.tableArn]),
+    allow('WriteAggregates', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [s.outputsTable.tableArn]),
+    allow('WriteLateEvents', ['dynamodb:PutItem'], [s.lateEventsTable.tableArn]),
+    deadLetters(s),
+    ...recordFailedBatches(s),
+  ],
+  'session-tracker': (s) => [
+    ...consumeTransactions(s),
+    keyedState(s),
+    allow('RegisterProcessingTimeTimers', ['dynamodb:PutItem', 'dynamodb:DeleteItem'], [s.timersTable.tableArn]),
+    allow('WriteSessionSummaries', ['dynamodb:PutItem'], [s.outputsTable.tableArn]),
+    deadLetters(s),
+    ...recordFailedBatches(s),
+  ],
+  archiver: (s) => [
+    ...consumeTransactions(s),
+    allow('WriteRawArchive', ['s3:PutObject'], [s.archiveBucket.arnForObjects('raw/*')]),
+    deadLetters(s),
+    ...recordFailedBatches(s),
+  ],
+  'timer-dispatcher': (s) => [
+    allow('FireDueTimers', ['dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'], [s.timersTable.tableArn]),
+    allow('ApplyTimerCallbacks', STATE_RW, [s.stateTable.tableArn]),
+    allow('WriteTimerOutputs', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [s.outputsTable.tableArn]),
+  ],
+  reconciler: (s) => [
+    allow('ListArchiveDay', ['s3:ListBucket'], [s.archiveBucket.bucketArn],
+      { StringLike: { 's3:prefix': ['raw/*', 'reports/*'] } }),
+    allow('ReadRawArchive', ['s3:GetObject'], [s.archiveBucket.arnForObjects('raw/*')]),
+    allow('WriteReports', ['s3:PutObject'], [s.archiveBucket.arnForObjects('reports/*')]),
+    allow('ReadStreamTotals', ['dynamodb:GetItem', 'dynamodb:Query'], [s.outputsTable.tableArn]),
+    allow('ReadLateEvents', ['dynamodb:Query'], [s.lateEventsTable.tableArn]),
+    allow('ReadDayAlerts', ['dynamodb:Query'], [alertsByDay()]),
+    allow('ReadDeadLetters', ['dynamodb:Query'], [s.deadLetterTable.tableArn]),
+  ],
+  'query-api': (s) => [
+    allow('ListReports', ['s3:ListBucket'], [s.archiveBucket.bucketArn], { StringLike: { 's3:prefix': ['reports/*'] } }),
+    allow('ReadReports', ['s3:GetObject'], [s.archiveBucket.arnForObjects('reports/*')]),
+    allow('ReadStreamTotals', ['dynamodb:GetItem', 'dynamodb:Query'], [s.outputsTable.tableArn]),
+    allow('ReadDayAlerts', ['dynamodb:Query'], [alertsByDay()]),
+  ],
+  'load-generator': (s) => [
+    allow('ProduceTransactions', ['kinesis:PutRecords', 'kinesis:PutRecord', 'kinesis:DescribeStreamSummary'],
+      [s.transactionsStream.streamArn]),
+    allow('EncryptTransactionRecords', ['kms:GenerateDataKey'], [Fn.sub(KMS_KEYS)], viaKinesis()),
+    allow('WriteGroundTruth', ['s3:PutObject'], [s.archiveBucket.arnForObjects('ground-truth/*')]),
+  ],
+};

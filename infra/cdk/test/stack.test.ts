@@ -1,0 +1,133 @@
+/**
+ * aws-cdk-lib assertions on the synthesized stack, run by `node --test` with ts-node
+ * (`npm test`). Bundling is skipped (context `aws:cdk:bundling-stacks: []`), so no Rust build or
+ * cargo-lambda is needed. Cross-tool parity with the SAM template is infra/tests/test_parity.py.
+ */
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { FUNCTION_SPECS } from '../lib/functions';
+import { ShardwiseStack } from '../lib/shardwise-stack';
+
+const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+const stack = new ShardwiseStack(app, 'Shardwise', { analyticsReporting: false });
+const template = Template.fromStack(stack);
+const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: any }>;
+
+const ENVIRONMENT = [
+  'STAGE', 'RUST_LOG', 'TRANSACTIONS_STREAM', 'ALERTS_STREAM', 'STATE_TABLE', 'TIMERS_TABLE', 'ALERTS_TABLE',
+  'OUTPUTS_TABLE', 'DEAD_LETTER_TABLE', 'LATE_EVENTS_TABLE', 'ARCHIVE_BUCKET', 'FRAUD_SCORE_THRESHOLD',
+  'FRAUD_VELOCITY_LIMIT', 'FRAUD_HIGH_AMOUNT_MINOR', 'ALLOWED_LATENESS_SECONDS', 'SESSION_TIMEOUT_SECONDS',
+];
+
+test('every function is an arm64 provided.al2023 bootstrap with JSON logs in its own log group', () => {
+  template.resourceCountIs('AWS::Lambda::Function', FUNCTION_SPECS.length);
+  template.allResourcesProperties('AWS::Lambda::Function', {
+    Runtime: 'provided.al2023',
+    Architectures: ['arm64'],
+    Handler: 'bootstrap',
+    LoggingConfig: { LogFormat: 'JSON', LogGroup: Match.anyValue() },
+  });
+  for (const spec of FUNCTION_SPECS) {
+    const fn = resources[`${spec.prefix}Function`];
+    assert.ok(fn, `${spec.prefix}Function exists`);
+    assert.deepEqual(fn.Properties.LoggingConfig.LogGroup, { Ref: `${spec.prefix}LogGroup` });
+    assert.deepEqual(fn.Properties.FunctionName, { 'Fn::Sub': `shardwise-\${Stage}-${spec.name}` });
+  }
+});
+
+test('every function receives the whole environment contract', () => {
+  for (const spec of FUNCTION_SPECS) {
+    const variables = resources[`${spec.prefix}Function`].Properties.Environment.Variables;
+    assert.deepEqual(Object.keys(variables).sort(), [...ENVIRONMENT].sort(), spec.name);
+  }
+});
+
+test('the four stream functions consume transactions with partial-batch failure handling', () => {
+  template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', {
+    EventSourceArn: { 'Fn::GetAtt': ['TransactionsStream', 'Arn'] },
+    StartingPosition: 'TRIM_HORIZON',
+    FunctionResponseTypes: ['ReportBatchItemFailures'],
+    BisectBatchOnFunctionError: true,
+    MaximumRetryAttempts: Match.anyValue(),
+    MaximumRecordAgeInSeconds: Match.anyValue(),
+    ParallelizationFactor: { Ref: 'ParallelizationFactor' },
+    DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['EsmFailureBucket', 'Arn'] } } },
+  }, 4);
+  template.resourceCountIs('AWS::Lambda::EventSourceMapping', 4);
+});
+
+test('schedules run the timer dispatcher every minute and the reconciler on its parameter', () => {
+  template.hasResourceProperties('AWS::Events::Rule', {
+    ScheduleExpression: 'rate(1 minute)',
+    Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': ['TimerDispatcherFunction', 'Arn'] } })],
+  });
+  template.hasResourceProperties('AWS::Events::Rule', {
+    ScheduleExpression: { Ref: 'ReconcileSchedule' },
+    Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': ['ReconcilerFunction', 'Arn'] } })],
+  });
+  template.resourcePropertiesCountIs('AWS::Lambda::Permission', { Principal: 'events.amazonaws.com' }, 2);
+});
+
+test('streams are KMS-encrypted with the AWS managed key', () => {
+  template.resourcePropertiesCountIs('AWS::Kinesis::Stream', {
+    StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+  }, 2);
+});
+
+test('tables are on-demand, point-in-time recoverable, encrypted, TTL on ttl, and retained', () => {
+  template.resourceCountIs('AWS::DynamoDB::Table', 6);
+  template.allResourcesProperties('AWS::DynamoDB::Table', {
+    BillingMode: 'PAY_PER_REQUEST',
+    PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    SSESpecification: { SSEEnabled: true },
+    TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+  });
+  template.allResources('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
+  template.hasResourceProperties('AWS::DynamoDB::Table', {
+    KeySchema: [{ AttributeName: 'bucket', KeyType: 'HASH' }, { AttributeName: 'timer', KeyType: 'RANGE' }],
+  });
+});
+
+test('buckets block public access, encrypt, and deny plain HTTP', () => {
+  template.resourceCountIs('AWS::S3::Bucket', 2);
+  template.allResourcesProperties('AWS::S3::Bucket', {
+    PublicAccessBlockConfiguration: {
+      BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true,
+    },
+    BucketEncryption: {
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+    },
+  });
+  template.resourcePropertiesCountIs('AWS::S3::BucketPolicy', {
+    PolicyDocument: {
+      Statement: Match.arrayWith([Match.objectLike({
+        Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      })]),
+    },
+  }, 2);
+});
+
+test('roles carry only inline policies: no managed policies, no wildcard actions, no * resources', () => {
+  template.resourceCountIs('AWS::IAM::Role', FUNCTION_SPECS.length);
+  template.resourceCountIs('AWS::IAM::Policy', 0);
+  template.allResourcesProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
+  for (const [id, resource] of Object.entries(resources)) {
+    if (resource.Type !== 'AWS::IAM::Role') continue;
+    for (const policy of resource.Properties.Policies) {
+      for (const statement of policy.PolicyDocument.Statement) {
+        for (const action of [statement.Action].flat()) assert.ok(!action.includes('*'), `${id}: ${action}`);
+        for (const r of [statement.Resource].flat()) assert.notEqual(r, '*', `${id}: Resource *`);
+      }
+    }
+  }
+});
+
+test('query-api has an IAM-authenticated function URL', () => {
+  template.resourceCountIs('AWS::Lambda::Url', 1);
+  template.hasResourceProperties('AWS::Lambda::Url', {
+    AuthType: 'AWS_IAM',
+    TargetFunctionArn: { 'Fn::GetAtt': ['QueryApiFunction', 'Arn'] },
+  });
+});

@@ -1,0 +1,56 @@
+"""The stack's contract with the functions (issue 7), shared by the tests.
+
+Names here are the ones the functions and the emulator rely on; infra/README.md documents
+them. Changing one is an interface change, so it must change here on purpose.
+"""
+
+from __future__ import annotations
+
+# function name (crate = binary = SAM Binary) -> logical id prefix in both templates
+FUNCTIONS: dict[str, str] = {
+    "fraud-detector": "FraudDetector",
+    "daily-totals": "DailyTotals",
+    "session-tracker": "SessionTracker",
+    "archiver": "Archiver",
+    "timer-dispatcher": "TimerDispatcher",
+    "reconciler": "Reconciler",
+    "query-api": "QueryApi",
+    "load-generator": "LoadGenerator",
+}
+
+STREAM_FUNCTIONS = ("fraud-detector", "daily-totals", "session-tracker", "archiver")
+
+# Every function receives these variables (values: !Ref of the named resource or parameter).
+ENVIRONMENT: dict[str, str] = {
+    "STAGE": "Stage",
+    "RUST_LOG": "LogLevel",
+    "TRANSACTIONS_STREAM": "TransactionsStream",
+    "ALERTS_STREAM": "AlertsStream",
+    "STATE_TABLE": "StateTable",
+    "TIMERS_TABLE": "TimersTable",
+    "ALERTS_TABLE": "AlertsTable",
+    "OUTPUTS_TABLE": "OutputsTable",
+    "DEAD_LETTER_TABLE": "DeadLetterTable",
+    "LATE_EVENTS_TABLE": "LateEventsTable",
+    "ARCHIVE_BUCKET": "ArchiveBucket",
+    "FRAUD_SCORE_THRESHOLD": "FraudScoreThreshold",
+    "FRAUD_VELOCITY_LIMIT": "FraudVelocityLimit",
+    "FRAUD_HIGH_AMOUNT_MINOR": "FraudHighAmountMinor",
+    "ALLOWED_LATENESS_SECONDS": "AllowedLatenessSeconds",
+    "SESSION_TIMEOUT_SECONDS": "SessionTimeoutSeconds",
+}
+
+# table logical id -> (hash key, range key or None); every key attribute is a string.
+TABLE_KEYS: dict[str, tuple[str, str | None]] = {
+    "StateTable": ("pk", "sk"),
+    "TimersTable": ("bucket", "timer"),
+    "AlertsTable": ("alert_id", None),
+    "OutputsTable": ("pk", "sk"),
+    "DeadLetterTable": ("pk", "sk"),
+    "LateEventsTable": ("pk", "sk"),
+}
+
+SCHEDULES: dict[str, str] = {
+    "timer-dispatcher": "rate(1 minute)",
+    "reconciler": "cron(15 2 * * ? *)",  # the ReconcileSchedule parameter's default
+}

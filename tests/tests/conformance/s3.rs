@@ -1,1 +1,0 @@
-//! s3 conformance cases (filled by its issue).
