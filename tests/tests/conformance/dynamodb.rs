@@ -1,1 +1,0 @@
-//! dynamodb conformance cases (filled by its issue).
