@@ -375,6 +375,17 @@ async fn run_scenario(
         store.lost.load(std::sync::atomic::Ordering::Relaxed),
     );
 
+    if let Some(emulator) = &env.emulator {
+        // Errors on the read and write calls come from the emulator's throttling knob
+        // (plus condition failures): prove the SDK-level throttle path was exercised.
+        let errors: u64 = ["BatchGetItem", "UpdateItem", "TransactWriteItems"]
+            .iter()
+            .map(|op| emulator.metrics.get("dynamodb", op).errors)
+            .sum();
+        let gets = emulator.metrics.get("dynamodb", "BatchGetItem");
+        eprintln!("emulator: {errors} DynamoDB errors answered; BatchGetItem {gets:?}");
+        assert!(errors > 0, "the emulator's DynamoDB throttling never fired");
+    }
     let item_keys: Vec<String> = (0..accounts)
         .map(|k| format!("{OPERATOR}#acct-{k}"))
         .collect();
