@@ -1,18 +1,98 @@
 //! # shardwise — keyed-state stream operators with exactly-once commits on DynamoDB
 //!
-//! This crate is the framework that Shardwise's Kinesis-triggered Lambda functions are
-//! written against. It is being built up issue by issue; today it holds only this
-//! overview so the workspace has its final shape.
+//! A user writes an [`Operator`] (one required method, `on_event`) with typed per-key
+//! state made of [`ValueState`], [`MapState`] and [`ListState`]; shardwise turns each
+//! Kinesis batch into exactly-once state changes and outputs with ONE read and ONE
+//! conditional write per key per batch (see [`commit`] and ARCHITECTURE.md).
 //!
-//! ## Planned layout
-//! - `ids` — newtypes for shard ids, sequence numbers (compared numerically, stored
-//!   zero-padded), partition keys and event times.
-//! - `operator` — the operator trait: one required `on_event`, default hooks.
-//! - `state` — value/map/list state per key, stored one DynamoDB item per operator+key.
-//! - `commit` — the exactly-once batch commit: group by key, one read and one
-//!   conditional write per key per batch, duplicates skipped by per-shard high-water marks.
-//! - `sinks`, `config`, `error`, `metrics`, and `runtime` (the only caller of
-//!   `lambda_runtime::run`).
+//! ```no_run
+//! use serde::{Deserialize, Serialize};
+//! use shardwise::{Context, Error, KeyedState, Operator, ProcessingConfig, RecordMeta, ValueState};
 //!
-//! Functions reach AWS (or the local emulator, or LocalStack) only through the official
-//! SDK clients, configured by the standard `AWS_ENDPOINT_URL` variables.
+//! #[derive(Debug, Deserialize)]
+//! struct Txn { account: String, amount: i64 }
+//!
+//! #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+//! struct Totals { sum: ValueState<i64> }
+//! impl KeyedState for Totals {}
+//!
+//! #[derive(Debug)]
+//! struct Summer;
+//! impl Operator for Summer {
+//!     type Event = Txn;
+//!     type State = Totals;
+//!     type Output = ();
+//!     fn name(&self) -> &str { "summer" }
+//!     fn key(&self, e: &Txn, _: &RecordMeta) -> Result<String, Error> { Ok(e.account.clone()) }
+//!     fn on_event(&self, _: &str, e: Txn, ctx: &mut Context<'_, Totals, ()>) -> Result<(), Error> {
+//!         *ctx.state().sum.get_mut_or_default() += e.amount;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), lambda_runtime::Error> {
+//!     shardwise::run_kinesis(Summer, ProcessingConfig::from_env()?).await
+//! }
+//! ```
+//!
+//! ## Layout (one concern per module)
+//! - [`ids`] — `ShardId`, `SequenceNumber` (numeric order, stored zero-padded), `EventTime`.
+//! - [`error`] — the one `Error` enum with its retry classification.
+//! - [`config`] — `ProcessingConfig` from the environment through an injectable lookup.
+//! - [`codec`] — record decoding (JSON default, pluggable).
+//! - [`operator`] — the operator trait, its context and hooks (timers come in the time issue).
+//! - [`state`] — state primitives with TTL; the 400 KB item limit policy.
+//! - [`store`] — the `StateStore` seam; [`dynamo_store`] — its DynamoDB implementation
+//!   ([`dynamo_item`]: the item layout);
+//!   [`memory_store`] — an in-memory one with the same semantics, for unit tests.
+//! - [`fold`] — one key's records folded into its state (pure); [`commit`] — the batch
+//!   commit (grouping, reads, concurrent conditional writes, conflicts, throttles).
+//! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`deadletter`] — poison records.
+//! - [`sinks`] — idempotent DynamoDB, Kinesis and S3 sinks; [`metrics`] — EMF lines;
+//!   [`retry`] — jittered backoff; [`clock`] — the injected clock;
+//!   [`runtime`] — `run_kinesis`, the only caller of `lambda_runtime::run`.
+//!
+//! ## Dependencies and why
+//! - `aws-sdk-dynamodb`/`-kinesis`/`-s3`, `aws-config`: the official clients (endpoints
+//!   from `AWS_ENDPOINT_URL`, so the emulator, LocalStack and AWS all work unchanged).
+//! - `lambda_runtime`, `aws_lambda_events`: the official runtime and event types.
+//! - `tokio`, `futures`: async runtime; `buffer_unordered` bounds concurrent key commits.
+//! - `serde`, `serde_json`: state, outputs and the default codec.
+//! - `rand`: jitter for throttling backoff. `thiserror`: the error enum.
+//! - `tracing`, `tracing-subscriber` (json): structured logs with request/shard fields.
+
+pub mod batch;
+pub mod clock;
+pub mod codec;
+pub mod commit;
+#[cfg(test)]
+mod commit_tests;
+pub mod config;
+pub mod deadletter;
+pub mod dynamo_item;
+pub mod dynamo_store;
+pub mod error;
+pub mod fold;
+pub mod ids;
+pub mod memory_store;
+pub mod metrics;
+pub mod operator;
+pub mod retry;
+pub mod runtime;
+pub mod sinks;
+pub mod state;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use codec::{Codec, JsonCodec};
+pub use commit::{BatchReport, Processor};
+pub use config::{Consistency, ProcessingConfig};
+pub use dynamo_store::DynamoStateStore;
+pub use error::{Error, RetryClass};
+pub use ids::{EventTime, PartitionKey, SequenceNumber, ShardId};
+pub use memory_store::MemoryStateStore;
+pub use operator::{Context, Operator, RecordMeta};
+pub use runtime::run_kinesis;
+pub use state::{KeyedState, ListState, MapState, ValueState};
+pub use store::{CommitResult, FailingRecord, KeyCommit, OutputItem, StateStore, StoredState};

@@ -1,0 +1,230 @@
+//! `ProcessingConfig`: how a function processes its batches, read once from the
+//! environment the SAM template sets, through an injectable lookup (as cargo-lambda
+//! does) so tests never touch the process environment.
+
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// Env var: `exactly_once` (default) or `at_least_once`.
+pub const ENV_CONSISTENCY: &str = "SHARDWISE_CONSISTENCY";
+/// Env var: the state table name (required).
+pub const ENV_STATE_TABLE: &str = "SHARDWISE_STATE_TABLE";
+/// Env var: the outputs table name (optional; operators that emit need it).
+pub const ENV_OUTPUT_TABLE: &str = "SHARDWISE_OUTPUT_TABLE";
+/// Env var: the dead-letter table name (required).
+pub const ENV_DEAD_LETTER_TABLE: &str = "SHARDWISE_DEAD_LETTER_TABLE";
+/// Env var: how many key commits run concurrently.
+pub const ENV_COMMIT_CONCURRENCY: &str = "SHARDWISE_COMMIT_CONCURRENCY";
+/// Env var: attempts per DynamoDB call on throttling before giving up on the key.
+pub const ENV_MAX_THROTTLE_RETRIES: &str = "SHARDWISE_MAX_THROTTLE_RETRIES";
+/// Env var: re-reads per key on version conflicts before giving up on the key.
+pub const ENV_MAX_CONFLICT_RETRIES: &str = "SHARDWISE_MAX_CONFLICT_RETRIES";
+/// Env var: retryable operator failures of one record before it is dead-lettered.
+pub const ENV_MAX_RECORD_ATTEMPTS: &str = "SHARDWISE_MAX_RECORD_ATTEMPTS";
+/// Env var: largest serialized state per key, bytes (below DynamoDB's 400 KB item limit).
+pub const ENV_MAX_STATE_BYTES: &str = "SHARDWISE_MAX_STATE_BYTES";
+/// Env var: batches slower than this many milliseconds are logged and counted.
+pub const ENV_LATENCY_THRESHOLD_MS: &str = "SHARDWISE_LATENCY_THRESHOLD_MS";
+
+/// DynamoDB's item size limit (400 KB, attribute names included).
+pub const DYNAMODB_ITEM_LIMIT: usize = 400 * 1024;
+/// Default state budget: the item limit minus room for the key, version and
+/// high-water marks of many shards.
+pub const DEFAULT_MAX_STATE_BYTES: usize = 350 * 1024;
+
+/// The delivery guarantee a function runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Consistency {
+    /// Dedupe by per-shard high-water marks and commit with conditional writes.
+    #[default]
+    ExactlyOnce,
+    /// No high-water-mark skipping and unconditional writes: cheaper, and re-deliveries
+    /// are applied again.
+    AtLeastOnce,
+}
+
+impl Consistency {
+    fn parse(text: &str) -> Result<Self, Error> {
+        match text {
+            "exactly_once" => Ok(Self::ExactlyOnce),
+            "at_least_once" => Ok(Self::AtLeastOnce),
+            other => Err(Error::Config(format!(
+                "{ENV_CONSISTENCY} must be exactly_once or at_least_once, not {other:?}"
+            ))),
+        }
+    }
+}
+
+/// How batches are processed and committed.
+#[derive(Debug, Clone)]
+pub struct ProcessingConfig {
+    /// Delivery guarantee.
+    pub consistency: Consistency,
+    /// State table (partition key `pk`, string).
+    pub state_table: String,
+    /// Outputs table (partition key `pk`, string); `None` if the operator never emits.
+    pub output_table: Option<String>,
+    /// Dead-letter table (partition key `pk`, string).
+    pub dead_letter_table: String,
+    /// Key commits in flight at once.
+    pub commit_concurrency: usize,
+    /// Retries of one DynamoDB call when throttled.
+    pub max_throttle_retries: u32,
+    /// Re-reads of one key after version conflicts.
+    pub max_conflict_retries: u32,
+    /// Retryable operator failures of one record before it counts as poison.
+    pub max_record_attempts: u32,
+    /// Largest serialized state per key.
+    pub max_state_bytes: usize,
+    /// Batches slower than this are logged and counted.
+    pub latency_threshold: Duration,
+}
+
+impl ProcessingConfig {
+    /// A configuration with defaults for everything but the table names.
+    pub fn new(state_table: &str, dead_letter_table: &str) -> Self {
+        Self {
+            consistency: Consistency::ExactlyOnce,
+            state_table: state_table.to_owned(),
+            output_table: None,
+            dead_letter_table: dead_letter_table.to_owned(),
+            commit_concurrency: 32,
+            max_throttle_retries: 8,
+            max_conflict_retries: 8,
+            max_record_attempts: 3,
+            max_state_bytes: DEFAULT_MAX_STATE_BYTES,
+            latency_threshold: Duration::from_secs(5),
+        }
+    }
+
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (env var name → value).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let required = |name: &str| {
+            lookup(name)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| Error::Config(format!("{name} is not set")))
+        };
+        let mut config = Self::new(
+            &required(ENV_STATE_TABLE)?,
+            &required(ENV_DEAD_LETTER_TABLE)?,
+        );
+        config.output_table = lookup(ENV_OUTPUT_TABLE).filter(|v| !v.is_empty());
+        if let Some(text) = lookup(ENV_CONSISTENCY) {
+            config.consistency = Consistency::parse(&text)?;
+        }
+        if let Some(n) = number(&lookup, ENV_COMMIT_CONCURRENCY)? {
+            if n == 0 {
+                return Err(Error::Config(format!(
+                    "{ENV_COMMIT_CONCURRENCY} must be ≥ 1"
+                )));
+            }
+            config.commit_concurrency = n;
+        }
+        if let Some(n) = number(&lookup, ENV_MAX_THROTTLE_RETRIES)? {
+            config.max_throttle_retries = n;
+        }
+        if let Some(n) = number(&lookup, ENV_MAX_CONFLICT_RETRIES)? {
+            config.max_conflict_retries = n;
+        }
+        if let Some(n) = number(&lookup, ENV_MAX_RECORD_ATTEMPTS)? {
+            if n == 0 {
+                return Err(Error::Config(format!(
+                    "{ENV_MAX_RECORD_ATTEMPTS} must be ≥ 1"
+                )));
+            }
+            config.max_record_attempts = n;
+        }
+        if let Some(n) = number::<usize>(&lookup, ENV_MAX_STATE_BYTES)? {
+            if n > DYNAMODB_ITEM_LIMIT {
+                return Err(Error::Config(format!(
+                    "{ENV_MAX_STATE_BYTES} must be at most {DYNAMODB_ITEM_LIMIT}"
+                )));
+            }
+            config.max_state_bytes = n;
+        }
+        if let Some(ms) = number(&lookup, ENV_LATENCY_THRESHOLD_MS)? {
+            config.latency_threshold = Duration::from_millis(ms);
+        }
+        Ok(config)
+    }
+}
+
+fn number<T: std::str::FromStr>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> Result<Option<T>, Error> {
+    lookup(name)
+        .map(|text| {
+            text.trim()
+                .parse()
+                .map_err(|_| Error::Config(format!("{name} must be a number, not {text:?}")))
+        })
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn config_defaults_to_exactly_once_with_only_table_names_set() {
+        let config = ProcessingConfig::from_lookup(lookup(&[
+            (ENV_STATE_TABLE, "state"),
+            (ENV_DEAD_LETTER_TABLE, "dlq"),
+        ]))
+        .unwrap();
+        assert_eq!(config.consistency, Consistency::ExactlyOnce);
+        assert_eq!(config.state_table, "state");
+        assert!(config.output_table.is_none());
+    }
+
+    #[test]
+    fn config_reads_every_knob_from_the_lookup() {
+        let config = ProcessingConfig::from_lookup(lookup(&[
+            (ENV_STATE_TABLE, "state"),
+            (ENV_DEAD_LETTER_TABLE, "dlq"),
+            (ENV_OUTPUT_TABLE, "out"),
+            (ENV_CONSISTENCY, "at_least_once"),
+            (ENV_COMMIT_CONCURRENCY, "7"),
+            (ENV_LATENCY_THRESHOLD_MS, "250"),
+        ]))
+        .unwrap();
+        assert_eq!(config.consistency, Consistency::AtLeastOnce);
+        assert_eq!(config.commit_concurrency, 7);
+        assert_eq!(config.output_table.as_deref(), Some("out"));
+        assert_eq!(config.latency_threshold, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn config_rejects_missing_tables_and_bad_values() {
+        assert!(ProcessingConfig::from_lookup(lookup(&[])).is_err());
+        let bad = [
+            (ENV_STATE_TABLE, "s"),
+            (ENV_DEAD_LETTER_TABLE, "d"),
+            (ENV_CONSISTENCY, "maybe_once"),
+        ];
+        assert!(ProcessingConfig::from_lookup(lookup(&bad)).is_err());
+        let zero = [
+            (ENV_STATE_TABLE, "s"),
+            (ENV_DEAD_LETTER_TABLE, "d"),
+            (ENV_COMMIT_CONCURRENCY, "0"),
+        ];
+        assert!(ProcessingConfig::from_lookup(lookup(&zero)).is_err());
+    }
+}

@@ -1,0 +1,189 @@
+//! The state item's DynamoDB layout: attribute names, and encoding a commit / decoding an
+//! item. Kept apart from the store's request logic so the layout is in one place.
+//!
+//! `pk` = `operator#key`, `version` (N), `hwm` (M: shard id → S, the sequence number
+//! zero-padded to 129 digits, because sequence numbers exceed DynamoDB's 38-digit N),
+//! `state` (S, the operator state as JSON), `failing` (M or NULL: the record the key is
+//! stuck on), `updated_at` (N, epoch ms).
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::error::Error;
+use crate::ids::{SequenceNumber, ShardId};
+use crate::store::{FailingRecord, KeyCommit, StoredState};
+
+/// State attribute: partition key.
+pub const ATTR_PK: &str = "pk";
+/// State attribute: optimistic-concurrency version.
+pub const ATTR_VERSION: &str = "version";
+/// State attribute: per-shard high-water marks.
+pub const ATTR_HWM: &str = "hwm";
+/// State attribute: the encoded operator state.
+pub const ATTR_STATE: &str = "state";
+/// State attribute: the record the key is stuck on (M: shard, sequence, attempts) or NULL.
+pub const ATTR_FAILING: &str = "failing";
+/// State attribute: last commit time (epoch ms).
+pub const ATTR_UPDATED_AT: &str = "updated_at";
+/// Output attribute: the state key that produced the output.
+pub const ATTR_OUT_KEY: &str = "key";
+/// Output attribute: the encoded output.
+pub const ATTR_OUT_BODY: &str = "body";
+
+const FAILING_SHARD: &str = "shard";
+const FAILING_SEQUENCE: &str = "sequence";
+const FAILING_ATTEMPTS: &str = "attempts";
+
+fn encode_failing(failing: Option<&FailingRecord>) -> AttributeValue {
+    match failing {
+        None => AttributeValue::Null(true),
+        Some(f) => AttributeValue::M(HashMap::from([
+            (
+                FAILING_SHARD.to_owned(),
+                AttributeValue::S(f.shard.0.clone()),
+            ),
+            (
+                FAILING_SEQUENCE.to_owned(),
+                AttributeValue::S(f.sequence.padded()),
+            ),
+            (
+                FAILING_ATTEMPTS.to_owned(),
+                AttributeValue::N(f.attempts.to_string()),
+            ),
+        ])),
+    }
+}
+
+fn decode_failing(m: &HashMap<String, AttributeValue>) -> Option<FailingRecord> {
+    Some(FailingRecord {
+        shard: ShardId(m.get(FAILING_SHARD)?.as_s().ok()?.clone()),
+        sequence: SequenceNumber::parse(m.get(FAILING_SEQUENCE)?.as_s().ok()?).ok()?,
+        attempts: m.get(FAILING_ATTEMPTS)?.as_n().ok()?.parse().ok()?,
+    })
+}
+
+pub(crate) fn attribute_values(commit: &KeyCommit) -> Vec<(&'static str, AttributeValue)> {
+    let hwm: HashMap<String, AttributeValue> = commit
+        .state
+        .high_water
+        .iter()
+        .map(|(shard, seq)| (shard.0.clone(), AttributeValue::S(seq.padded())))
+        .collect();
+    vec![
+        (":st", AttributeValue::S(commit.state.body.clone())),
+        (":ver", AttributeValue::N(commit.state.version.to_string())),
+        (":hwm", AttributeValue::M(hwm)),
+        (":upd", AttributeValue::N(now_ms().to_string())),
+        (":fail", encode_failing(commit.state.failing.as_ref())),
+    ]
+}
+
+/// Wall-clock time for the informational `updated_at`/`dead_lettered_at` attributes.
+fn now_ms() -> i64 {
+    use crate::clock::Clock;
+    crate::clock::SystemClock.now().0
+}
+
+pub(crate) fn decode_item(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<(String, StoredState), Error> {
+    let pk = match item.get(ATTR_PK) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        _ => {
+            return Err(Error::CorruptState {
+                key: String::new(),
+                reason: "no pk".into(),
+            });
+        }
+    };
+    let corrupt = |reason: &str| Error::CorruptState {
+        key: pk.clone(),
+        reason: reason.into(),
+    };
+    let version = match item.get(ATTR_VERSION) {
+        Some(AttributeValue::N(n)) => n.parse().map_err(|_| corrupt("bad version"))?,
+        _ => return Err(corrupt("no version")),
+    };
+    let mut high_water = BTreeMap::new();
+    if let Some(AttributeValue::M(map)) = item.get(ATTR_HWM) {
+        for (shard, seq) in map {
+            let AttributeValue::S(seq) = seq else {
+                return Err(corrupt("bad hwm"));
+            };
+            let seq = SequenceNumber::parse(seq).map_err(|_| corrupt("bad hwm"))?;
+            high_water.insert(ShardId(shard.clone()), seq);
+        }
+    }
+    let body = match item.get(ATTR_STATE) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        _ => return Err(corrupt("no state")),
+    };
+    let failing = match item.get(ATTR_FAILING) {
+        Some(AttributeValue::M(m)) => {
+            Some(decode_failing(m).ok_or_else(|| corrupt("bad failing"))?)
+        }
+        _ => None,
+    };
+    Ok((
+        pk.clone(),
+        StoredState {
+            version,
+            high_water,
+            body,
+            failing,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_items_round_trip_through_their_dynamodb_attributes() {
+        let failing = FailingRecord {
+            shard: ShardId("shardId-000000000001".into()),
+            sequence: SequenceNumber::parse("4959").unwrap(),
+            attempts: 2,
+        };
+        let commit = KeyCommit {
+            item_key: "op#k".into(),
+            expected_version: None,
+            conditional: true,
+            state: StoredState {
+                version: 7,
+                high_water: BTreeMap::from([(failing.shard.clone(), failing.sequence.clone())]),
+                body: r#"{"x":1}"#.into(),
+                failing: Some(failing),
+            },
+            outputs: Vec::new(),
+        };
+        let mut item: HashMap<String, AttributeValue> = HashMap::from([(
+            ATTR_PK.to_owned(),
+            AttributeValue::S(commit.item_key.clone()),
+        )]);
+        let names = [
+            (":st", ATTR_STATE),
+            (":ver", ATTR_VERSION),
+            (":hwm", ATTR_HWM),
+            (":fail", ATTR_FAILING),
+        ];
+        for (placeholder, value) in attribute_values(&commit) {
+            if let Some((_, name)) = names.iter().find(|(p, _)| *p == placeholder) {
+                item.insert((*name).to_owned(), value);
+            }
+        }
+        let AttributeValue::M(hwm) = &item[ATTR_HWM] else {
+            panic!("hwm is a map")
+        };
+        assert_eq!(
+            hwm["shardId-000000000001"].as_s().unwrap().len(),
+            129,
+            "zero-padded"
+        );
+        let (pk, state) = decode_item(&item).unwrap();
+        assert_eq!(pk, "op#k");
+        assert_eq!(state, commit.state);
+    }
+}

@@ -1,0 +1,376 @@
+//! `DynamoStateStore`: the [`StateStore`] over `aws-sdk-dynamodb`.
+//!
+//! The item layout lives in [`dynamo_item`](crate::dynamo_item).
+//!
+//! Commits use `UpdateItem` with `SET` on these attributes only, so attributes that other
+//! writers own (the time issue's timer references) survive. The guard is
+//! `version = :read` or `attribute_not_exists(pk)` for a new key. With outputs, the update
+//! and the output `Put`s go in one `TransactWriteItems` (≤ 100 actions); outputs beyond
+//! that are put first under their deterministic ids (idempotent), then the transaction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use futures::{StreamExt, TryStreamExt};
+
+use crate::deadletter::{self, DeadLetter};
+use crate::dynamo_item::{
+    ATTR_FAILING, ATTR_HWM, ATTR_OUT_BODY, ATTR_OUT_KEY, ATTR_PK, ATTR_STATE, ATTR_UPDATED_AT,
+    ATTR_VERSION, attribute_values, decode_item,
+};
+use crate::error::Error;
+use crate::retry::backoff;
+use crate::store::{CommitResult, KeyCommit, StateStore, StoredState};
+
+/// BatchGetItem's per-call key limit.
+const BATCH_GET_LIMIT: usize = 100;
+/// TransactWriteItems' action limit.
+const TRANSACT_LIMIT: usize = 100;
+/// Rounds of UnprocessedKeys retries before reporting throttling.
+const UNPROCESSED_ROUNDS: u32 = 10;
+/// BatchGetItem calls in flight at once for one batch.
+const READ_CONCURRENCY: usize = 16;
+
+/// Request counters, for metrics and the benchmark.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    /// BatchGetItem calls.
+    pub batch_gets: AtomicU64,
+    /// UpdateItem/PutItem calls.
+    pub writes: AtomicU64,
+    /// TransactWriteItems calls.
+    pub transactions: AtomicU64,
+}
+
+/// The DynamoDB state store.
+#[derive(Debug, Clone)]
+pub struct DynamoStateStore {
+    client: Client,
+    state_table: String,
+    output_table: Option<String>,
+    dead_letter_table: String,
+    stats: Arc<StoreStats>,
+}
+
+impl DynamoStateStore {
+    /// A store over the given tables.
+    pub fn new(
+        client: Client,
+        state_table: &str,
+        output_table: Option<&str>,
+        dead_letter_table: &str,
+    ) -> Self {
+        Self {
+            client,
+            state_table: state_table.to_owned(),
+            output_table: output_table.map(str::to_owned),
+            dead_letter_table: dead_letter_table.to_owned(),
+            stats: Arc::default(),
+        }
+    }
+
+    /// Request counters.
+    pub fn stats(&self) -> Arc<StoreStats> {
+        Arc::clone(&self.stats)
+    }
+
+    fn output_put(&self, table: &str, out: &crate::store::OutputItem) -> Result<Put, Error> {
+        Put::builder()
+            .table_name(table)
+            .item(ATTR_PK, AttributeValue::S(out.id.clone()))
+            .item(ATTR_OUT_KEY, AttributeValue::S(out.key.clone()))
+            .item(ATTR_OUT_BODY, AttributeValue::S(out.body.clone()))
+            .build()
+            .map_err(|e| Error::Service(e.to_string()))
+    }
+
+    fn state_update(&self, commit: &KeyCommit) -> Result<Update, Error> {
+        let mut update = Update::builder()
+            .table_name(&self.state_table)
+            .key(ATTR_PK, AttributeValue::S(commit.item_key.clone()))
+            .update_expression(
+                "SET #st = :st, #ver = :ver, #hwm = :hwm, #upd = :upd, #fail = :fail",
+            )
+            .expression_attribute_names("#fail", ATTR_FAILING)
+            .expression_attribute_names("#st", ATTR_STATE)
+            .expression_attribute_names("#ver", ATTR_VERSION)
+            .expression_attribute_names("#hwm", ATTR_HWM)
+            .expression_attribute_names("#upd", ATTR_UPDATED_AT);
+        let values = attribute_values(commit);
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, value);
+        }
+        if commit.conditional {
+            update = match commit.expected_version {
+                Some(v) => update
+                    .condition_expression("#ver = :read")
+                    .expression_attribute_values(":read", AttributeValue::N(v.to_string())),
+                None => update
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", ATTR_PK),
+            };
+        }
+        update.build().map_err(|e| Error::Service(e.to_string()))
+    }
+
+    async fn single_update(&self, commit: &KeyCommit) -> Result<CommitResult, Error> {
+        let update = self.state_update(commit)?;
+        self.stats.writes.fetch_add(1, Ordering::Relaxed);
+        let result = self
+            .client
+            .update_item()
+            .table_name(update.table_name())
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .set_condition_expression(update.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CommitResult::Committed),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Ok(CommitResult::Conflict)
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn transaction(&self, commit: &KeyCommit, table: &str) -> Result<CommitResult, Error> {
+        // Outputs that do not fit next to the update go first, idempotently.
+        let inline = TRANSACT_LIMIT - 1;
+        for out in commit.outputs.iter().skip(inline) {
+            let put = self.output_put(table, out)?;
+            self.stats.writes.fetch_add(1, Ordering::Relaxed);
+            self.client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(put.item().clone()))
+                .send()
+                .await
+                .map_err(classify)?;
+        }
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(self.state_update(commit)?)
+                .build(),
+        ];
+        for out in commit.outputs.iter().take(inline) {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.output_put(table, out)?)
+                    .build(),
+            );
+        }
+        self.stats.transactions.fetch_add(1, Ordering::Relaxed);
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(CommitResult::Committed),
+            Err(SdkError::ServiceError(service)) => {
+                let err = service.into_err();
+                let reasons: Vec<&str> = match &err {
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                        c.cancellation_reasons().iter().filter_map(|r| r.code()).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                if reasons.first() == Some(&"ConditionalCheckFailed") {
+                    Ok(CommitResult::Conflict)
+                } else if reasons
+                    .iter()
+                    .any(|r| r.contains("Throttl") || r.contains("Throughput"))
+                {
+                    Err(Error::Throttled(format!(
+                        "transaction cancelled: {reasons:?}"
+                    )))
+                } else if reasons.contains(&"TransactionConflict") {
+                    Err(Error::Transient("transaction conflict".into()))
+                } else {
+                    Err(classify_code(err.code(), &err.to_string()))
+                }
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+impl DynamoStateStore {
+    /// Reads ≤ 100 keys, retrying `UnprocessedKeys` (the throttled part) with backoff.
+    async fn get_chunk(
+        &self,
+        chunk: &[String],
+        consistent: bool,
+    ) -> Result<Vec<(String, StoredState)>, Error> {
+        let keys: Vec<HashMap<String, AttributeValue>> = chunk
+            .iter()
+            .map(|k| HashMap::from([(ATTR_PK.to_owned(), AttributeValue::S(k.clone()))]))
+            .collect();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(consistent)
+                .build()
+                .map_err(|e| Error::Service(e.to_string()))?,
+        );
+        let mut found = Vec::with_capacity(chunk.len());
+        let mut round = 0;
+        while let Some(request) = pending.take() {
+            if round > 0 {
+                tokio::time::sleep(backoff(round - 1)).await;
+            }
+            round += 1;
+            self.stats.batch_gets.fetch_add(1, Ordering::Relaxed);
+            let resp = match self
+                .client
+                .batch_get_item()
+                .request_items(&self.state_table, request.clone())
+                .send()
+                .await
+                .map_err(classify)
+            {
+                Ok(resp) => resp,
+                Err(e) if e.is_throttle() && round < UNPROCESSED_ROUNDS => {
+                    pending = Some(request);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            for item in resp
+                .responses()
+                .and_then(|r| r.get(&self.state_table))
+                .into_iter()
+                .flatten()
+            {
+                found.push(decode_item(item)?);
+            }
+            pending = resp
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.state_table))
+                .filter(|k| !k.keys().is_empty())
+                .cloned();
+            if pending.is_some() && round >= UNPROCESSED_ROUNDS {
+                return Err(Error::Throttled(
+                    "BatchGetItem keys stayed unprocessed".into(),
+                ));
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    err: SdkError<E, R>,
+) -> Error {
+    match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Error::Transient(format!("{err:?}"))
+        }
+        SdkError::ServiceError(s) => classify_code(s.err().code(), &format!("{:?}", s.err())),
+        _ => Error::Service(format!("{err:?}")),
+    }
+}
+
+fn classify_code(code: Option<&str>, text: &str) -> Error {
+    match code.unwrap_or_default() {
+        "ProvisionedThroughputExceededException"
+        | "ThrottlingException"
+        | "RequestLimitExceeded"
+        | "Throttling" => Error::Throttled(text.to_owned()),
+        "InternalServerError"
+        | "ServiceUnavailable"
+        | "TransactionInProgressException"
+        | "TransactionConflictException" => Error::Transient(text.to_owned()),
+        _ => Error::Service(text.to_owned()),
+    }
+}
+
+impl StateStore for DynamoStateStore {
+    async fn get_many(
+        &self,
+        item_keys: &[String],
+        consistent: bool,
+    ) -> Result<HashMap<String, StoredState>, Error> {
+        // Chunks of 100 keys are read concurrently: with DynamoDB latency, reading the
+        // keys of a large batch one call after another would dominate the batch time.
+        let chunks: Vec<Vec<(String, StoredState)>> =
+            futures::stream::iter(item_keys.chunks(BATCH_GET_LIMIT).map(<[String]>::to_vec))
+                .map(|chunk: Vec<String>| async move { self.get_chunk(&chunk, consistent).await })
+                .buffer_unordered(READ_CONCURRENCY)
+                .try_collect()
+                .await?;
+        Ok(chunks.into_iter().flatten().collect())
+    }
+
+    async fn commit(&self, commit: &KeyCommit) -> Result<CommitResult, Error> {
+        match (&self.output_table, commit.outputs.is_empty()) {
+            (_, true) => self.single_update(commit).await,
+            (Some(table), false) => self.transaction(commit, &table.clone()).await,
+            (None, false) => Err(Error::Config(
+                "the operator emitted outputs but no output table is configured".into(),
+            )),
+        }
+    }
+
+    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), Error> {
+        self.stats.writes.fetch_add(1, Ordering::Relaxed);
+        self.client
+            .put_item()
+            .table_name(&self.dead_letter_table)
+            .item(deadletter::ATTR_DL_PK, AttributeValue::S(letter.id()))
+            .item(
+                deadletter::ATTR_DL_OPERATOR,
+                AttributeValue::S(letter.operator.clone()),
+            )
+            .item(
+                deadletter::ATTR_DL_SHARD,
+                AttributeValue::S(letter.shard.0.clone()),
+            )
+            .item(
+                deadletter::ATTR_DL_SEQUENCE,
+                AttributeValue::S(letter.sequence.to_string()),
+            )
+            .item(
+                deadletter::ATTR_DL_PARTITION_KEY,
+                AttributeValue::S(letter.partition_key.clone()),
+            )
+            .item(
+                deadletter::ATTR_DL_DATA,
+                AttributeValue::B(Blob::new(letter.data.clone())),
+            )
+            .item(
+                deadletter::ATTR_DL_ERROR,
+                AttributeValue::S(letter.error.clone()),
+            )
+            .item(
+                deadletter::ATTR_DL_AT,
+                AttributeValue::N(letter.at.0.to_string()),
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_codes_are_retryable_and_validation_is_fatal() {
+        assert!(classify_code(Some("ProvisionedThroughputExceededException"), "x").is_throttle());
+        assert!(classify_code(Some("ThrottlingException"), "x").is_throttle());
+        let fatal = classify_code(Some("ValidationException"), "x");
+        assert_eq!(fatal.class(), crate::error::RetryClass::Fatal);
+    }
+}

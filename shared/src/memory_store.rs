@@ -1,0 +1,79 @@
+//! `MemoryStateStore`: an in-process [`StateStore`] with DynamoDB's commit semantics
+//! (version condition, `attribute_not_exists` for new keys, outputs committed with the
+//! state), for operator unit tests and the framework's own tests without a network.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use crate::deadletter::DeadLetter;
+use crate::error::Error;
+use crate::store::{CommitResult, KeyCommit, StateStore, StoredState};
+
+/// Everything a [`MemoryStateStore`] holds.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryTables {
+    /// State items by item key.
+    pub states: BTreeMap<String, StoredState>,
+    /// Outputs by id (body).
+    pub outputs: BTreeMap<String, String>,
+    /// Dead letters by id.
+    pub dead_letters: BTreeMap<String, DeadLetter>,
+    /// Commits applied (writes that reached the "table").
+    pub commits: u64,
+}
+
+/// An in-memory state store.
+#[derive(Debug, Default)]
+pub struct MemoryStateStore {
+    tables: Mutex<MemoryTables>,
+}
+
+impl MemoryStateStore {
+    /// A copy of the current contents.
+    pub fn snapshot(&self) -> MemoryTables {
+        self.tables.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, MemoryTables>, Error> {
+        self.tables
+            .lock()
+            .map_err(|_| Error::Service("memory store poisoned".into()))
+    }
+}
+
+impl StateStore for MemoryStateStore {
+    async fn get_many(
+        &self,
+        item_keys: &[String],
+        _consistent: bool,
+    ) -> Result<HashMap<String, StoredState>, Error> {
+        let tables = self.lock()?;
+        Ok(item_keys
+            .iter()
+            .filter_map(|k| tables.states.get(k).map(|s| (k.clone(), s.clone())))
+            .collect())
+    }
+
+    async fn commit(&self, commit: &KeyCommit) -> Result<CommitResult, Error> {
+        let mut tables = self.lock()?;
+        let current = tables.states.get(&commit.item_key).map(|s| s.version);
+        if commit.conditional && current != commit.expected_version {
+            return Ok(CommitResult::Conflict);
+        }
+        tables
+            .states
+            .insert(commit.item_key.clone(), commit.state.clone());
+        for out in &commit.outputs {
+            tables.outputs.insert(out.id.clone(), out.body.clone());
+        }
+        tables.commits += 1;
+        Ok(CommitResult::Committed)
+    }
+
+    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), Error> {
+        self.lock()?
+            .dead_letters
+            .insert(letter.id(), letter.clone());
+        Ok(())
+    }
+}

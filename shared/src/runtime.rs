@@ -1,0 +1,94 @@
+//! Runtime glue: `run_kinesis` is the only code in the workspace that calls
+//! `lambda_runtime::run`. A function's `main` builds its operator and calls it.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::streams::KinesisEventResponse;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+use crate::clock::{Clock, SystemClock};
+use crate::codec::JsonCodec;
+use crate::commit::Processor;
+use crate::config::ProcessingConfig;
+use crate::dynamo_store::DynamoStateStore;
+use crate::error::Error;
+use crate::operator::Operator;
+
+/// Initializes JSON tracing logs (level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`).
+pub fn init_tracing() {
+    let filter = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_owned());
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_current_span(true)
+        .without_time()
+        .try_init();
+}
+
+/// Runs `operator` as a Kinesis-triggered Lambda function with JSON records, the
+/// DynamoDB state store built from the standard AWS environment, and the system clock.
+pub async fn run_kinesis<O: Operator>(
+    operator: O,
+    config: ProcessingConfig,
+) -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let sdk = aws_config::load_from_env().await;
+    let store = DynamoStateStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &config.state_table,
+        config.output_table.as_deref(),
+        &config.dead_letter_table,
+    );
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let processor = Arc::new(Processor::new(
+        Arc::new(operator),
+        Arc::new(store),
+        JsonCodec::default(),
+        config,
+        Arc::clone(&clock),
+    ));
+    let operator_name = processor.operator_name().to_owned();
+    // Boxed: the runtime's future type is deep enough to overflow the compiler's query
+    // depth limit in a user's `main` otherwise.
+    Box::pin(lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<KinesisEvent>| {
+            let processor = Arc::clone(&processor);
+            let clock = Arc::clone(&clock);
+            let operator_name = operator_name.clone();
+            Box::pin(async move { handle(&processor, &operator_name, &*clock, event).await })
+        },
+    )))
+    .await
+}
+
+async fn handle<O: Operator>(
+    processor: &Processor<O, DynamoStateStore, JsonCodec<O::Event>>,
+    operator_name: &str,
+    clock: &dyn Clock,
+    event: LambdaEvent<KinesisEvent>,
+) -> Result<KinesisEventResponse, Error> {
+    let shard = event
+        .payload
+        .records
+        .first()
+        .and_then(|r| r.event_id.as_deref())
+        .and_then(crate::ids::ShardId::from_event_id)
+        .map(|s| s.0)
+        .unwrap_or_default();
+    let span = tracing::info_span!("batch", request_id = %event.context.request_id, shard = %shard,
+        records = event.payload.records.len());
+    let _entered = span.enter();
+    let report = processor.process(&event.payload).await?;
+    // EMF lines go to stdout, where CloudWatch Logs picks them up.
+    println!(
+        "{}",
+        report
+            .metrics
+            .emf_line(operator_name, &shard, clock.now().0)
+    );
+    tracing::info!(failed_from = ?report.first_failure.as_ref().map(|s| s.to_string()), "batch done");
+    Ok(report.response())
+}

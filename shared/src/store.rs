@@ -1,0 +1,94 @@
+//! The `StateStore` seam: what the committer needs from a state backend.
+//!
+//! [`DynamoStateStore`](crate::dynamo_store::DynamoStateStore) implements it over
+//! `aws-sdk-dynamodb`; tests wrap it to inject crashes, throttles and latency between
+//! individual key commits. The trait speaks in whole keys: one read of many keys, one
+//! atomic commit per key (state + outputs), and idempotent dead-letter writes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+
+use crate::deadletter::DeadLetter;
+use crate::error::Error;
+use crate::ids::{SequenceNumber, ShardId};
+
+/// A key's stored state as read from (or about to be written to) the store.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StoredState {
+    /// Optimistic-concurrency version: bumped by every commit.
+    pub version: u64,
+    /// Per shard, the highest sequence number already applied to this key.
+    pub high_water: BTreeMap<ShardId, SequenceNumber>,
+    /// The operator's state, encoded (JSON).
+    pub body: String,
+    /// The record this key is stuck on, if the operator keeps asking to retry it.
+    pub failing: Option<FailingRecord>,
+}
+
+/// A record whose application failed with a retryable operator error, and how often.
+/// After `max_record_attempts` such failures the record is treated as poison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailingRecord {
+    /// Its shard.
+    pub shard: ShardId,
+    /// Its sequence number.
+    pub sequence: SequenceNumber,
+    /// Failed attempts so far.
+    pub attempts: u32,
+}
+
+/// An output committed with a key's state change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputItem {
+    /// Deterministic id: the same record always produces the same id, so a re-delivered
+    /// record overwrites rather than duplicates.
+    pub id: String,
+    /// The state key that produced it.
+    pub key: String,
+    /// The output, encoded (JSON).
+    pub body: String,
+}
+
+/// One key's commit: the new state, and what it must replace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyCommit {
+    /// The state item's partition key (`operator#key`).
+    pub item_key: String,
+    /// The version read (`None`: the key had no item). Ignored when not `conditional`.
+    pub expected_version: Option<u64>,
+    /// Whether to guard the write with the version condition (exactly-once mode).
+    pub conditional: bool,
+    /// The state to store (its `version` is the new version).
+    pub state: StoredState,
+    /// Outputs to commit atomically with the state.
+    pub outputs: Vec<OutputItem>,
+}
+
+/// What became of a commit that reached the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitResult {
+    /// Written.
+    Committed,
+    /// The version condition failed: someone else wrote the key; re-read and re-apply.
+    Conflict,
+}
+
+/// A state backend.
+pub trait StateStore: Send + Sync + 'static {
+    /// Reads the items of `item_keys` (any number; the store chunks and retries
+    /// unprocessed keys). Absent keys are absent from the map.
+    fn get_many(
+        &self,
+        item_keys: &[String],
+        consistent: bool,
+    ) -> impl Future<Output = Result<HashMap<String, StoredState>, Error>> + Send;
+
+    /// Commits one key atomically (state + outputs).
+    fn commit(
+        &self,
+        commit: &KeyCommit,
+    ) -> impl Future<Output = Result<CommitResult, Error>> + Send;
+
+    /// Writes a dead letter under its deterministic id (idempotent).
+    fn dead_letter(&self, letter: &DeadLetter) -> impl Future<Output = Result<(), Error>> + Send;
+}
