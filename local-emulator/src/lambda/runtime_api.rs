@@ -61,11 +61,7 @@ async fn next(
     Path((function, env)): Path<(String, u64)>,
 ) -> Response {
     let Some(f) = emulator.lambda.function(&function) else {
-        return runtime_error(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFound",
-            "unknown function",
-        );
+        return unknown_function();
     };
     let Some(a) = f.next(env).await else {
         return runtime_error(
@@ -103,11 +99,7 @@ async fn response(
     body: Bytes,
 ) -> Response {
     let Some(f) = emulator.lambda.function(&function) else {
-        return runtime_error(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFound",
-            "unknown function",
-        );
+        return unknown_function();
     };
     if body.len() > MAX_RESPONSE_BYTES {
         f.complete(
@@ -124,15 +116,7 @@ async fn response(
             "response payload too large",
         );
     }
-    if f.complete(env, &id, InvokeOutcome::Success(body)) {
-        accepted()
-    } else {
-        runtime_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestID",
-            "no such invocation in flight in this environment",
-        )
-    }
+    completion(f.complete(env, &id, InvokeOutcome::Success(body)))
 }
 
 async fn error(
@@ -142,29 +126,17 @@ async fn error(
     body: Bytes,
 ) -> Response {
     let Some(f) = emulator.lambda.function(&function) else {
-        return runtime_error(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFound",
-            "unknown function",
-        );
+        return unknown_function();
     };
     let (error_type, payload) = error_document(&headers, &body);
-    if f.complete(
+    completion(f.complete(
         env,
         &id,
         InvokeOutcome::FunctionError {
             error_type,
             payload,
         },
-    ) {
-        accepted()
-    } else {
-        runtime_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestID",
-            "no such invocation in flight in this environment",
-        )
-    }
+    ))
 }
 
 async fn init_error(
@@ -174,15 +146,32 @@ async fn init_error(
     body: Bytes,
 ) -> Response {
     let Some(f) = emulator.lambda.function(&function) else {
-        return runtime_error(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFound",
-            "unknown function",
-        );
+        return unknown_function();
     };
     let (_, payload) = error_document(&headers, &body);
     f.init_failed(env, &payload);
     accepted()
+}
+
+fn unknown_function() -> Response {
+    runtime_error(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFound",
+        "unknown function",
+    )
+}
+
+/// 202 when the invocation was in flight in this environment, else 400 as Lambda answers.
+fn completion(in_flight: bool) -> Response {
+    if in_flight {
+        accepted()
+    } else {
+        runtime_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            "no such invocation in flight in this environment",
+        )
+    }
 }
 
 /// The error document a runtime posted, tolerating non-JSON bodies.
