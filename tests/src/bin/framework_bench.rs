@@ -34,6 +34,10 @@ use shardwise::{
 };
 use shardwise_tests::TestEnv;
 
+/// The in-process emulator and the SDK allocate per attribute; see the emulator binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(about = "shardwise commit path vs a Powertools-idempotency baseline")]
 struct Args {
