@@ -12,6 +12,7 @@
 //! and dead letters must equal a from-scratch fold of the events. The same run with
 //! `at_least_once` must differ — proof that the oracle notices double counting.
 
+mod deployed;
 mod faults;
 mod fixture;
 mod kinesis_source;
