@@ -339,6 +339,35 @@ async fn create_bucket(
     }
 }
 
+/// True for the variables cargo sets for one crate's build or test run. A nested
+/// `cargo build` that inherits them (say, `up` called from a test) makes build scripts such
+/// as ring's rerun, rebuilding rustls and the AWS SDKs — and the next plain build rebuilds
+/// them back. Builds started by `up` drop them.
+pub fn is_crate_scoped_cargo_var(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || matches!(
+            name,
+            "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "OUT_DIR"
+        )
+}
+
+/// `cargo` (as the running cargo names it) without the crate-scoped variables.
+pub fn cargo_command() -> std::process::Command {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = std::process::Command::new(cargo);
+    for (name, _) in std::env::vars_os() {
+        if is_crate_scoped_cargo_var(&name.to_string_lossy()) {
+            command.env_remove(&name);
+        }
+    }
+    command
+}
+
 /// Builds a function's binary with cargo and returns the executable's path.
 pub async fn build(base_dir: &Path, f: &FunctionSpec) -> Result<PathBuf, UpError> {
     let dir = base_dir.join(&f.code_uri);
@@ -346,9 +375,8 @@ pub async fn build(base_dir: &Path, f: &FunctionSpec) -> Result<PathBuf, UpError
         function: f.name.clone(),
         message,
     };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     tracing::info!(function = %f.name, binary = %f.binary, dir = %dir.display(), "building");
-    let output = tokio::process::Command::new(cargo)
+    let output = tokio::process::Command::from(cargo_command())
         .args([
             "build",
             "--workspace",

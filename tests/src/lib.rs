@@ -165,6 +165,42 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
         .await
 }
 
+/// Builds a binary of this workspace once per test process and returns its path.
+///
+/// `--workspace` keeps feature unification identical to the test build, so no dependency is
+/// compiled twice; the crate-scoped variables `cargo test` sets are dropped, or the nested
+/// build would rebuild ring, rustls and the AWS SDKs (and the next test build back again).
+pub fn workspace_binary(name: &str) -> std::path::PathBuf {
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+    // Held while building, so concurrent tests wait for one build instead of racing.
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(path) = built.get_or_insert_with(HashMap::new).get(name) {
+        return path.clone();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = shardwise_emulator::up::cargo_command()
+        .args(["build", "--workspace", "--bin", name])
+        .current_dir(&root)
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building {name} failed");
+    // target/<profile>/deps/<test>-<hash> → target/<profile>/<name>
+    let exe = std::env::current_exe().expect("test exe path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join(name);
+    assert!(bin.exists(), "{} missing", bin.display());
+    built
+        .get_or_insert_with(HashMap::new)
+        .insert(name.to_owned(), bin.clone());
+    bin
+}
+
 /// Lower-case alphanumeric suffix unique within and across test processes.
 pub fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::primitives::Blob;
@@ -81,51 +81,9 @@ async fn faulty_emulator(logs: &Path, seed: u64) -> (TestEnv, Arc<Emulator>) {
     (env, emulator)
 }
 
-/// Builds `fixture-operator` once per test process, as `up` would
-/// (`cargo build --workspace --bin`), but without the package variables `cargo test`
-/// sets for this test binary: build scripts such as ring's declare
-/// `rerun-if-env-changed=CARGO_MANIFEST_DIR`/`CARGO_PKG_NAME`/`OUT_DIR`, so a nested
-/// build that inherits them rebuilds ring → rustls → every AWS SDK crate, and the next
-/// plain `cargo test` rebuilds them all back (minutes each way on the CI machine).
+/// The `fixture-operator` binary, built once per test process.
 fn operator_binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-            let mut command = std::process::Command::new(cargo);
-            command
-                .args(["build", "--workspace", "--bin", OPERATOR_BINARY])
-                .current_dir(&root);
-            for (name, _) in std::env::vars_os() {
-                let name = name.to_string_lossy();
-                let set_by_cargo_test = name.starts_with("CARGO_PKG_")
-                    || name.starts_with("CARGO_MANIFEST_")
-                    || [
-                        "CARGO_CRATE_NAME",
-                        "CARGO_BIN_NAME",
-                        "CARGO_PRIMARY_PACKAGE",
-                    ]
-                    .contains(&name.as_ref())
-                    || name == "CARGO_TARGET_TMPDIR"
-                    || name == "OUT_DIR";
-                if set_by_cargo_test {
-                    command.env_remove(name.as_ref());
-                }
-            }
-            let status = command.status().expect("run cargo build for the operator");
-            assert!(status.success(), "building {OPERATOR_BINARY} failed");
-            let exe = std::env::current_exe().expect("test exe path");
-            // target/debug/deps/e2e-<hash> → target/debug/fixture-operator
-            let bin = exe
-                .parent()
-                .and_then(Path::parent)
-                .expect("target dir")
-                .join(OPERATOR_BINARY);
-            assert!(bin.exists(), "{} missing", bin.display());
-            bin
-        })
-        .clone()
+    shardwise_tests::workspace_binary(OPERATOR_BINARY)
 }
 
 /// Brings the framework template up with `consistency`, fast polling.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -15,27 +15,7 @@ use shardwise_tests::TestEnv;
 
 /// Path of the fixture binary, built once per test process.
 pub fn fixture_binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-            // `--workspace` keeps feature unification identical to the test build, so no
-            // dependency is compiled twice.
-            let status = std::process::Command::new(cargo)
-                .args(["build", "--workspace", "--bin", "fixture-recorder"])
-                .current_dir(&root)
-                .status()
-                .expect("run cargo build for the fixture");
-            assert!(status.success(), "building fixture-recorder failed");
-            let exe = std::env::current_exe().expect("test exe path");
-            // target/debug/deps/e2e-<hash> → target/debug/fixture-recorder
-            let dir = exe.parent().and_then(Path::parent).expect("target dir");
-            let bin = dir.join("fixture-recorder");
-            assert!(bin.exists(), "{} missing", bin.display());
-            bin
-        })
-        .clone()
+    shardwise_tests::workspace_binary("fixture-recorder")
 }
 
 /// A scratch directory unique to one test.
