@@ -1,0 +1,32 @@
+//! # fraud-detector — per-account fraud rules and a weighted score, alerts exactly once
+//!
+//! A [`shardwise::Operator`] over the `transactions` stream, keyed by account id (the
+//! stream's partition key). For each transaction it evaluates the rules against the
+//! account's state, scores them, and emits an [`Alert`] with a deterministic id when the
+//! score reaches the configured threshold; the framework commits the alert with the
+//! state change, so a re-delivery never adds a second alert.
+//!
+//! ## Layout
+//! - [`config`] — [`FraudConfig`]: thresholds (defaults from `monitoring::rules`), the
+//!   three template knobs, rule weights and the score.
+//! - [`codec`] — [`ValidatingCodec`]: bytes → validated transaction, or a poison record
+//!   with the `monitoring` rejection reason (→ dead letters).
+//! - [`state`] — [`AccountState`]: windows, Welford profile, last position, devices,
+//!   seen ids; every collection bounded (the table of bounds is there).
+//! - [`rules`] — the rules as pure functions, and how out-of-order events are judged.
+//! - [`alert`] — the [`Alert`] and its id.
+//! - [`detector`] — the operator itself.
+
+pub mod alert;
+pub mod codec;
+pub mod config;
+pub mod detector;
+pub mod rules;
+pub mod state;
+
+pub use alert::{Alert, alert_id};
+pub use codec::{FraudEvent, ValidatingCodec};
+pub use config::FraudConfig;
+pub use detector::{ALERT_SORT_KEY, FraudDetector, OPERATOR_NAME};
+pub use rules::Rule;
+pub use state::AccountState;
