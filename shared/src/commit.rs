@@ -38,7 +38,7 @@ use crate::config::{Consistency, ProcessingConfig};
 use crate::deadletter::DeadLetter;
 use crate::error::{Error, RetryClass};
 use crate::fold::{Disposition, KeyFold};
-use crate::ids::SequenceNumber;
+use crate::ids::{EventTime, SequenceNumber};
 use crate::metrics::BatchMetrics;
 use crate::operator::Operator;
 use crate::retry::backoff;
@@ -281,6 +281,7 @@ where
             dedupe: self.exactly_once(),
             max_state_bytes: self.config.max_state_bytes,
             now,
+            watermark: EventTime::MIN,
         };
         let mut conflicts = 0;
         loop {

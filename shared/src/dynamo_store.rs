@@ -82,7 +82,7 @@ impl DynamoStateStore {
     fn output_put(&self, table: &str, out: &crate::store::OutputItem) -> Result<Put, Error> {
         Put::builder()
             .table_name(table)
-            .item(ATTR_PK, AttributeValue::S(out.id.clone()))
+            .item(ATTR_PK, AttributeValue::S(out.pk.clone()))
             .item(ATTR_OUT_KEY, AttributeValue::S(out.key.clone()))
             .item(ATTR_OUT_BODY, AttributeValue::S(out.body.clone()))
             .build()

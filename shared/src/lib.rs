@@ -92,7 +92,11 @@ pub use dynamo_store::DynamoStateStore;
 pub use error::{Error, RetryClass};
 pub use ids::{EventTime, PartitionKey, SequenceNumber, ShardId};
 pub use memory_store::MemoryStateStore;
-pub use operator::{Context, Operator, RecordMeta};
+pub use operator::{
+    Context, Effects, LateEvent, Operator, Placement, RecordMeta, TimeDomain, Timer, TimerChange,
+};
 pub use runtime::run_kinesis;
 pub use state::{KeyedState, ListState, MapState, ValueState};
-pub use store::{CommitResult, FailingRecord, KeyCommit, OutputItem, StateStore, StoredState};
+pub use store::{
+    CommitResult, FailingRecord, KeyCommit, OutputItem, OutputTable, StateStore, StoredState,
+};
