@@ -102,7 +102,9 @@ impl Operator for FraudDetector {
         ctx: &mut Context<'_, AccountState, Alert>,
     ) -> Result<(), Error> {
         if let Some(alert) = self.apply(ctx.state(), &event.0) {
-            ctx.emit(alert);
+            // pk = the alert id: a re-delivered or re-folded transaction overwrites its
+            // alert in the alerts table instead of adding one.
+            ctx.emit_keyed(alert.alert_id.clone(), ALERT_SORT_KEY, alert);
         }
         Ok(())
     }

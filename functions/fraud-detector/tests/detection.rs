@@ -112,8 +112,14 @@ async fn replays_and_duplicate_transactions_yield_exactly_the_alerts_of_a_clean_
             "delivery seed {seed}"
         );
     }
-    // Ids are the transaction's, nothing else.
+    // Ids are the transaction's, nothing else, and they key the output items.
+    let keys: HashSet<&String> = clean_run.tables.outputs.keys().collect();
     for a in clean.values() {
+        assert!(keys.contains(&format!(
+            "{}|{}",
+            a.alert_id,
+            fraud_detector::ALERT_SORT_KEY
+        )));
         assert_eq!(a.alert_id, alert_id(&a.transaction_id));
         assert_eq!(&a.event_time[..10], a.day);
     }
