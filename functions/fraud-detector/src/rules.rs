@@ -4,25 +4,26 @@
 //! the framework, and a re-fold reaches the same decision.
 //!
 //! ## Windows and out-of-order events
-//! "The trailing 10 minutes" of a transaction at event time `t` is the set of the
-//! account's transactions seen so far with event time in `(t − 10 min, t]`, plus itself.
-//! For an in-order event that is the usual sliding window. An older event arriving after
-//! newer ones is judged on *its own* trailing window: the newer events are in its future
-//! and do not count, and its window holds what is still retained (the state keeps ten
-//! minutes behind the newest event time, so an event more than ten minutes older than
-//! the newest one sees only what is left of its window — late events are judged mostly
-//! on the profile rules). Decisions are never revisited: an alert already raised on a
-//! newer event is not withdrawn, and a newer event is not re-scored because an older
-//! one arrived after it. The older event does enter the window, so later arrivals whose
-//! windows cover it count it. Impossible travel compares with the newest event seen so
-//! far, using the absolute time difference, so an out-of-order pair is still judged on
-//! distance over elapsed time.
+//! A window rule asks whether some 10-minute span of event time holds a suspicious set
+//! of the account's transactions. For an in-order transaction at `t` that is the usual
+//! trailing window `(t − 10 min, t]` of everything seen so far plus itself. An older
+//! transaction arriving after newer ones belongs to several such spans: its own trailing
+//! window, and the trailing windows of the newer events less than 10 minutes after it.
+//! It is judged on all of them, so the transaction that *completes* a suspicious set
+//! raises the alert whatever order the set arrived in (judging it on its own window
+//! only would miss a velocity trio whose newest member arrived first). Decisions are
+//! never revisited: an alert already raised is not withdrawn, and no second alert is
+//! raised for a newer event. The state keeps ten minutes behind the newest event time,
+//! so an event more than ten minutes older than the newest sees only what is left of
+//! its windows: hours-late events are judged essentially on the profile rules.
+//! Impossible travel compares with the newest event seen so far using the absolute time
+//! difference, so an out-of-order pair is still judged on distance over elapsed time.
 
 use monitoring::model::Transaction;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{BURST_WINDOW_MS, FraudConfig};
-use crate::state::{AccountState, fnv1a};
+use crate::state::{AccountState, WindowEntry, fnv1a};
 
 /// A rule that can fire; its `name` is what alerts list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -78,24 +79,23 @@ pub fn evaluate(config: &FraudConfig, state: &AccountState, tx: &Transaction) ->
         state.profile.currency.is_empty() || state.profile.currency == tx.amount.currency.code();
     let mut fired = Vec::new();
 
-    // Window rules: retained entries in (t − window, t], plus this transaction.
-    let (mut count, mut small, mut sum) = (1_usize, 0_usize, 0_i64);
-    let is_small = |a: i64, p: bool| p && a < config.small_amount_below_minor;
-    small += usize::from(is_small(amount, in_profile));
-    if in_profile {
-        sum = sum.saturating_add(amount);
-    }
-    for e in state.in_window(t, config.window_ms) {
-        count += 1;
-        small += usize::from(is_small(e.amount_minor, e.in_profile));
-        if e.in_profile {
-            sum = sum.saturating_add(e.amount_minor);
-        }
-    }
-    if small >= config.card_testing_min_count {
+    // Window rules, over every trailing window that contains this transaction.
+    let this = WindowEntry {
+        time_ms: t,
+        amount_minor: amount,
+        in_profile,
+    };
+    let windows = window_stats(state, this, config.window_ms, config);
+    if windows
+        .iter()
+        .any(|w| w.small >= config.card_testing_min_count)
+    {
         fired.push(Rule::CardTesting);
     }
-    if count >= config.velocity_min_count && sum > config.velocity_sum_above_minor {
+    if windows
+        .iter()
+        .any(|w| w.count >= config.velocity_min_count && w.sum > config.velocity_sum_above_minor)
+    {
         fired.push(Rule::Velocity);
     }
 
@@ -125,14 +125,54 @@ pub fn evaluate(config: &FraudConfig, state: &AccountState, tx: &Transaction) ->
         }
     }
 
-    let burst = 1 + state.in_window(t, BURST_WINDOW_MS).count();
-    if burst > config.velocity_limit {
+    let bursts = window_stats(state, this, BURST_WINDOW_MS, config);
+    if bursts.iter().any(|w| w.count > config.velocity_limit) {
         fired.push(Rule::Burst);
     }
     if amount > config.high_amount_minor {
         fired.push(Rule::HighAmount);
     }
     fired
+}
+
+/// Counts of one trailing window.
+#[derive(Debug, Clone, Copy, Default)]
+struct WindowStats {
+    count: usize,
+    small: usize,
+    sum: i64,
+}
+
+/// Stats of every window `(end − span, end]` that contains `this`, with `this` added:
+/// the one ending at `this` and, for an out-of-order event, those ending at each later
+/// retained event less than `span` after it. For an in-order event that is one window.
+fn window_stats(
+    state: &AccountState,
+    this: WindowEntry,
+    span: i64,
+    config: &FraudConfig,
+) -> Vec<WindowStats> {
+    let add = |w: &mut WindowStats, e: &WindowEntry| {
+        w.count += 1;
+        if e.in_profile {
+            w.small += usize::from(e.amount_minor < config.small_amount_below_minor);
+            w.sum = w.sum.saturating_add(e.amount_minor);
+        }
+    };
+    let later_ends = state
+        .window
+        .iter()
+        .map(|e| e.time_ms)
+        .filter(|&u| u > this.time_ms && u < this.time_ms.saturating_add(span));
+    std::iter::once(this.time_ms)
+        .chain(later_ends)
+        .map(|end| {
+            let mut w = WindowStats::default();
+            add(&mut w, &this);
+            state.in_window(end, span).for_each(|e| add(&mut w, e));
+            w
+        })
+        .collect()
 }
 
 #[cfg(test)]

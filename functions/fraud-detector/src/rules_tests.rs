@@ -165,18 +165,44 @@ fn a_duplicate_transaction_neither_alerts_twice_nor_counts_twice() {
 }
 
 #[test]
-fn an_older_event_is_judged_on_its_own_trailing_window_not_on_newer_events() {
+fn an_older_event_that_completes_a_suspicious_window_fires_on_arrival() {
     let (d, mut s) = history(5);
     // Two large purchases at +9 and +10 minutes arrive first …
     d.apply(&mut s, &tx(1, T0 + 9 * MIN, 80_000));
     d.apply(&mut s, &tx(2, T0 + 10 * MIN, 80_000));
-    // … then one at +1 minute: its window (T0 − 9 min, T0 + 1 min] holds none of them.
-    assert!(!rules_of(&d, &s, &tx(3, T0 + MIN, 80_000)).contains(&Rule::Velocity));
-    d.apply(&mut s, &tx(3, T0 + MIN, 80_000));
-    // A later arrival at +10.5 minutes sees all three in its window.
-    assert!(rules_of(&d, &s, &tx(4, T0 + 10 * MIN + 30_000, 100)).contains(&Rule::Velocity));
+    // … then one at +1 minute: its own window (T0 − 9 min, T0 + 1 min] holds neither,
+    // but the window ending at +10 minutes now holds all three.
+    assert!(rules_of(&d, &s, &tx(3, T0 + MIN, 80_000)).contains(&Rule::Velocity));
+    // At −1 minute it is outside every window of the newer two.
+    assert!(!rules_of(&d, &s, &tx(3, T0 - MIN, 80_000)).contains(&Rule::Velocity));
+    d.apply(&mut s, &tx(3, T0 - MIN, 80_000));
     // The late event did not move the last position back.
     assert_eq!(s.newest_ms(), Some(T0 + 10 * MIN));
+}
+
+#[test]
+fn card_testing_is_found_whatever_order_the_small_amounts_arrive_in() {
+    let (d, mut s) = history(5);
+    let mut fired = false;
+    for i in [4_i64, 0, 3, 1, 2] {
+        let t = tx(i as u32, T0 + i * 30_000, 150);
+        fired |= rules_of(&d, &s, &t).contains(&Rule::CardTesting);
+        d.apply(&mut s, &t);
+    }
+    assert!(fired);
+}
+
+#[test]
+fn an_event_hours_late_sees_no_evicted_window() {
+    let (d, mut s) = history(5);
+    for i in 0..4 {
+        d.apply(
+            &mut s,
+            &tx(i, T0 - 3 * 60 * MIN + i64::from(i) * 1_000, 150),
+        );
+    }
+    // The four small amounts were more than 10 minutes behind the newest event: gone.
+    assert!(!rules_of(&d, &s, &tx(9, T0 - 3 * 60 * MIN + 5_000, 150)).contains(&Rule::CardTesting));
 }
 
 #[test]

@@ -4,11 +4,11 @@
 
 mod harness;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use fraud_detector::{FraudConfig, alert_id};
-use harness::{Delivery, by_id, run, shard_records, with_extra_duplicates};
-use monitoring::generator::{GeneratorConfig, RecordKind, generate, score_alerts};
+use harness::{Delivery, by_id, run, shard_records, shuffled_in_blocks, with_extra_duplicates};
+use monitoring::generator::{GeneratorConfig, GroundTruth, RecordKind, generate, score_alerts};
 use monitoring::model::{AccountId, TransactionId};
 
 fn config(seed: u64, transactions: u64) -> GeneratorConfig {
@@ -20,10 +20,18 @@ fn config(seed: u64, transactions: u64) -> GeneratorConfig {
 }
 
 /// Scores one generated day delivered chaotically; returns (precision, recall).
-async fn detect_day(seed: u64, transactions: u64) -> (f64, f64) {
+async fn detect_day(seed: u64, transactions: u64, shuffle_block: Option<usize>) -> (f64, f64) {
     let g = generate(&config(seed, transactions)).unwrap();
     let truth = g.ground_truth();
-    let shards = shard_records(&g, |_| true);
+    let mut shards = shard_records(&g, |_| true);
+    if let Some(block) = shuffle_block {
+        shards = shuffled_in_blocks(&shards, block, seed);
+        println!(
+            "out of order: {} of {} fraud cases arrive out of event-time order",
+            cases_out_of_order(&shards, truth),
+            truth.fraud.len()
+        );
+    }
     let out = run(&shards, FraudConfig::default(), Delivery::Chaotic(seed)).await;
     let alerts = by_id(&out.alerts);
     let score = score_alerts(
@@ -69,14 +77,43 @@ async fn detect_day(seed: u64, transactions: u64) -> (f64, f64) {
 #[tokio::test]
 async fn a_generated_day_of_100k_transactions_is_detected_with_precision_and_recall_of_at_least_0_9()
  {
-    detect_day(1, 100_000).await;
+    detect_day(1, 100_000, None).await;
 }
 
 #[tokio::test]
 async fn three_other_seeds_are_detected_with_precision_and_recall_of_at_least_0_9() {
     for seed in [7, 23, 99] {
-        detect_day(seed, 20_000).await;
+        detect_day(seed, 20_000, None).await;
     }
+}
+
+#[tokio::test]
+async fn transactions_arriving_out_of_event_time_order_are_still_detected() {
+    detect_day(8, 30_000, Some(48)).await;
+}
+
+/// Fraud cases whose transactions do not arrive in event-time order.
+fn cases_out_of_order(shards: &[Vec<harness::ShardRecord>], truth: &GroundTruth) -> usize {
+    let mut arrival: HashMap<String, usize> = HashMap::new();
+    for (n, r) in shards.iter().flatten().enumerate() {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.data)
+            && let Some(id) = v["transaction_id"].as_str()
+        {
+            arrival.entry(id.to_owned()).or_insert(n);
+        }
+    }
+    truth
+        .fraud
+        .iter()
+        .filter(|c| {
+            let order: Vec<usize> = c
+                .transaction_ids
+                .iter()
+                .map(|t| arrival[t.as_str()])
+                .collect();
+            order.windows(2).any(|w| w[0] > w[1])
+        })
+        .count()
 }
 
 #[tokio::test]

@@ -65,6 +65,28 @@ pub fn shard_records(g: &Generated, keep: impl Fn(RecordKind) -> bool) -> Vec<Ve
     shards
 }
 
+/// Shuffles each shard in consecutive blocks of `block` records (then renumbers), so
+/// an account's transactions a few records apart arrive out of event-time order.
+pub fn shuffled_in_blocks(
+    shards: &[Vec<ShardRecord>],
+    block: usize,
+    seed: u64,
+) -> Vec<Vec<ShardRecord>> {
+    use rand::seq::SliceRandom;
+    let mut rng = SmallRng::seed_from_u64(seed);
+    shards
+        .iter()
+        .map(|records| {
+            let mut out = records.clone();
+            out.chunks_mut(block).for_each(|c| c.shuffle(&mut rng));
+            for (n, r) in out.iter_mut().enumerate() {
+                r.sequence = 1_000_000 + n as u64 * 7;
+            }
+            out
+        })
+        .collect()
+}
+
 /// Re-sends, a few records later on the same shard, every record whose transaction id
 /// is in `ids` (the generator's own duplicates rarely hit alerted transactions).
 pub fn with_extra_duplicates(
