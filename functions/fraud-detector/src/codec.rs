@@ -41,9 +41,10 @@ impl Codec<FraudEvent> for ValidatingCodec {
     }
 }
 
-/// For codecs that go through serde (`shardwise::JsonCodec`): the same validation
-/// except the future-time check, which needs a clock serde does not have. The reason
-/// text is serde's error message (it may carry a position suffix).
+/// For codecs that go through serde (`shardwise::JsonCodec`, which `run_kinesis` uses):
+/// the same validation except the future-time check, which needs a clock serde does not
+/// have. A failed check surfaces as `Error::Decode` with the rejection reason verbatim;
+/// bytes that are not JSON get serde_json's message instead of `malformed JSON: …`.
 impl<'de> Deserialize<'de> for FraudEvent {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(d)?;
@@ -108,6 +109,9 @@ mod tests {
         assert_eq!(ok.0.device_id.as_str(), "dev-1");
         let bad = GOOD.replace("1250", "-5");
         let err = serde_json::from_str::<FraudEvent>(&bad).unwrap_err();
-        assert!(err.to_string().contains("non-positive amount -5"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "non-positive amount -5 (amounts are positive minor units)"
+        );
     }
 }
