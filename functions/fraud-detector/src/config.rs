@@ -18,7 +18,7 @@
 //!   are normal; it only tips an otherwise borderline score.
 
 use monitoring::rules;
-use shardwise::Error;
+use shardwise::{Error, ProcessingConfig};
 
 use crate::rules::Rule;
 
@@ -28,6 +28,27 @@ pub const ENV_SCORE_THRESHOLD: &str = "FRAUD_SCORE_THRESHOLD";
 pub const ENV_VELOCITY_LIMIT: &str = "FRAUD_VELOCITY_LIMIT";
 /// Env var: amount (minor units) above which `high_amount` fires.
 pub const ENV_HIGH_AMOUNT_MINOR: &str = "FRAUD_HIGH_AMOUNT_MINOR";
+
+/// Env var: the alerts table, where the detector's outputs go (required).
+pub const ENV_ALERTS_TABLE: &str = "ALERTS_TABLE";
+/// Env var: the alerts stream every alert is also published to (optional).
+pub const ENV_ALERTS_STREAM: &str = "ALERTS_STREAM";
+
+/// The framework configuration of the function: `ProcessingConfig::from_lookup` with
+/// the outputs table set to `ALERTS_TABLE` and the output stream to `ALERTS_STREAM`
+/// (alerts are written to the alerts table and published for downstream blocking).
+pub fn processing_config(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<ProcessingConfig, Error> {
+    let mut config = ProcessingConfig::from_lookup(&lookup)?;
+    let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    config.output_table = Some(
+        set(ENV_ALERTS_TABLE)
+            .ok_or_else(|| Error::Config(format!("{ENV_ALERTS_TABLE} is not set")))?,
+    );
+    config.output_stream = set(ENV_ALERTS_STREAM);
+    Ok(config)
+}
 
 /// Default score threshold (the template's default).
 pub const DEFAULT_SCORE_THRESHOLD: f64 = 0.7;
@@ -207,6 +228,27 @@ mod tests {
                 Err(Error::Config(_))
             ));
         }
+    }
+
+    #[test]
+    fn alerts_go_to_the_alerts_table_and_stream_not_the_outputs_table() {
+        let env: &'static [(&str, &str)] = &[
+            ("STATE_TABLE", "state"),
+            ("DEAD_LETTER_TABLE", "dlq"),
+            ("OUTPUTS_TABLE", "outputs"),
+            (ENV_ALERTS_TABLE, "alerts"),
+            (ENV_ALERTS_STREAM, "alerts-stream"),
+        ];
+        let c = processing_config(lookup(env)).unwrap();
+        assert_eq!(c.state_table, "state");
+        assert_eq!(c.output_table.as_deref(), Some("alerts"));
+        assert_eq!(c.output_stream.as_deref(), Some("alerts-stream"));
+        let c = processing_config(lookup(&env[..4])).unwrap();
+        assert_eq!(c.output_stream, None);
+        assert!(matches!(
+            processing_config(lookup(&env[..3])),
+            Err(Error::Config(_))
+        ));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //!
 //! ## Layout
 //! - [`config`] — [`FraudConfig`]: thresholds (defaults from `monitoring::rules`), the
-//!   three template knobs, rule weights and the score.
+//!   three template knobs, rule weights and the score; [`processing_config`]: the
+//!   framework configuration with outputs routed to `ALERTS_TABLE` / `ALERTS_STREAM`.
 //! - [`codec`] — [`ValidatingCodec`]: bytes → validated transaction, or a poison record
 //!   with the `monitoring` rejection reason (→ dead letters).
 //! - [`state`] — [`AccountState`]: windows, Welford profile, last position, devices,
@@ -26,7 +27,7 @@ pub mod state;
 
 pub use alert::{Alert, alert_id};
 pub use codec::{FraudEvent, ValidatingCodec};
-pub use config::FraudConfig;
+pub use config::{FraudConfig, processing_config};
 pub use detector::{ALERT_SORT_KEY, FraudDetector, OPERATOR_NAME};
 pub use rules::Rule;
 pub use state::AccountState;
