@@ -138,18 +138,8 @@ fn event(shard: usize, records: &[ShardRecord]) -> KinesisEvent {
     serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
 }
 
-/// Runs every shard's records through a fresh processor and store.
-pub async fn run(shards: &[Vec<ShardRecord>], config: FraudConfig, delivery: Delivery) -> Run {
-    let store = Arc::new(MemoryStateStore::default());
-    let clock = Arc::new(ManualClock::new(EventTime(NOW_MS)));
-    let processor = Processor::new(
-        Arc::new(FraudDetector::new(config)),
-        Arc::clone(&store),
-        ValidatingCodec::new(clock.clone()),
-        ProcessingConfig::new("state", "dead-letters"),
-        clock,
-    );
-    // Batches are prepared up front so the timing covers processing only.
+/// The Lambda batches delivering `shards` (one shard per batch, in shard order).
+pub fn batches(shards: &[Vec<ShardRecord>], delivery: Delivery) -> Vec<KinesisEvent> {
     let mut batches: Vec<KinesisEvent> = Vec::new();
     match delivery {
         Delivery::Clean => {
@@ -185,6 +175,22 @@ pub async fn run(shards: &[Vec<ShardRecord>], config: FraudConfig, delivery: Del
             }
         }
     }
+    batches
+}
+
+/// Runs every shard's records through a fresh processor and store.
+pub async fn run(shards: &[Vec<ShardRecord>], config: FraudConfig, delivery: Delivery) -> Run {
+    let store = Arc::new(MemoryStateStore::default());
+    let clock = Arc::new(ManualClock::new(EventTime(NOW_MS)));
+    let processor = Processor::new(
+        Arc::new(FraudDetector::new(config)),
+        Arc::clone(&store),
+        ValidatingCodec::new(clock.clone()),
+        ProcessingConfig::new("state", "dead-letters"),
+        clock,
+    );
+    // Batches are prepared up front so the timing covers processing only.
+    let batches = batches(shards, delivery);
     let records_delivered = batches.iter().map(|b| b.records.len() as u64).sum();
     let started = Instant::now();
     for batch in &batches {
