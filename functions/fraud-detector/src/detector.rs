@@ -11,7 +11,6 @@ use monitoring::model::Transaction;
 use shardwise::{Context, Error, Operator, RecordMeta};
 
 use crate::alert::Alert;
-use crate::codec::FraudEvent;
 use crate::config::FraudConfig;
 use crate::rules::{Rule, evaluate};
 use crate::state::{AccountState, LastSeen, WindowEntry, fnv1a};
@@ -82,7 +81,7 @@ impl FraudDetector {
 }
 
 impl Operator for FraudDetector {
-    type Event = FraudEvent;
+    type Event = Transaction;
     type State = AccountState;
     type Output = Alert;
 
@@ -91,17 +90,17 @@ impl Operator for FraudDetector {
     }
 
     /// The account id: the producer's partition key too, so per-key order holds.
-    fn key(&self, event: &FraudEvent, _record: &RecordMeta) -> Result<String, Error> {
-        Ok(event.0.account_id.as_str().to_owned())
+    fn key(&self, event: &Transaction, _record: &RecordMeta) -> Result<String, Error> {
+        Ok(event.account_id.as_str().to_owned())
     }
 
     fn on_event(
         &self,
         _key: &str,
-        event: FraudEvent,
+        event: Transaction,
         ctx: &mut Context<'_, AccountState, Alert>,
     ) -> Result<(), Error> {
-        if let Some(alert) = self.apply(ctx.state(), &event.0) {
+        if let Some(alert) = self.apply(ctx.state(), &event) {
             // pk = the alert id: a re-delivered or re-folded transaction overwrites its
             // alert in the alerts table instead of adding one.
             ctx.emit_keyed(alert.alert_id.clone(), ALERT_SORT_KEY, alert);

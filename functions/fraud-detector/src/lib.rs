@@ -6,12 +6,14 @@
 //! score reaches the configured threshold; the framework commits the alert with the
 //! state change, so a re-delivery never adds a second alert.
 //!
+//! Records are decoded with `monitoring::codec::TransactionCodec`, the validating codec
+//! every stream function shares: a malformed record becomes a poison error whose text
+//! is the typed rejection reason, and lands in the dead-letter table with its bytes.
+//!
 //! ## Layout
 //! - [`config`] — [`FraudConfig`]: thresholds (defaults from `monitoring::rules`), the
 //!   three template knobs, rule weights and the score; [`processing_config`]: the
 //!   framework configuration with outputs routed to `ALERTS_TABLE` / `ALERTS_STREAM`.
-//! - [`codec`] — [`ValidatingCodec`]: bytes → validated transaction, or a poison record
-//!   with the `monitoring` rejection reason (→ dead letters).
 //! - [`state`] — [`AccountState`]: windows, Welford profile, last position, devices,
 //!   seen ids; every collection bounded (the table of bounds is there).
 //! - [`rules`] — the rules as pure functions, and how out-of-order events are judged.
@@ -19,14 +21,12 @@
 //! - [`detector`] — the operator itself.
 
 pub mod alert;
-pub mod codec;
 pub mod config;
 pub mod detector;
 pub mod rules;
 pub mod state;
 
 pub use alert::{Alert, alert_id};
-pub use codec::{FraudEvent, ValidatingCodec};
 pub use config::{FraudConfig, processing_config};
 pub use detector::{ALERT_SORT_KEY, FraudDetector, OPERATOR_NAME};
 pub use rules::Rule;

@@ -18,9 +18,11 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_kinesis::types::{ShardIteratorType, StreamStatus};
-use fraud_detector::{ALERT_SORT_KEY, FraudConfig, FraudDetector, ValidatingCodec};
+use fraud_detector::{ALERT_SORT_KEY, FraudConfig, FraudDetector};
 use harness::{Delivery, batches, by_id, run, shard_records};
+use monitoring::codec::TransactionCodec;
 use monitoring::generator::{GeneratorConfig, generate};
+use monitoring::validate::Validator;
 use shardwise::sinks::KinesisSink;
 use shardwise::{DynamoStateStore, EventTime, ManualClock, ProcessingConfig, Processor};
 use shardwise_tests::TestEnv;
@@ -206,7 +208,7 @@ async fn alerts_land_once_in_the_alerts_table_by_day_and_on_the_alerts_stream() 
     let processor = Processor::new(
         Arc::new(FraudDetector::default()),
         Arc::new(store),
-        ValidatingCodec::new(clock.clone()),
+        TransactionCodec::new(Validator::default(), clock.clone()),
         config,
         clock,
     )

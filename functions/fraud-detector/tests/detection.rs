@@ -194,7 +194,10 @@ async fn every_malformed_record_is_dead_lettered_with_its_bytes_and_reason() {
         let letter = by_data
             .get(m.data.as_bytes())
             .unwrap_or_else(|| panic!("not dead-lettered: {m:?}"));
-        assert_eq!(letter.error, format!("invalid record: {}", m.reason));
+        assert_eq!(
+            letter.error,
+            format!("invalid record: {}: {}", m.reason.code(), m.reason)
+        );
         assert_eq!(letter.partition_key, m.partition_key);
         assert_eq!(letter.operator, fraud_detector::OPERATOR_NAME);
     }
@@ -207,7 +210,7 @@ async fn throughput_of_the_operator_over_the_in_memory_store_is_printed() {
     let out = run(&shards, FraudConfig::default(), Delivery::Clean).await;
     let secs = out.elapsed.as_secs_f64();
     println!(
-        "throughput: {} records in {secs:.2} s = {:.0} events/s (Processor + ValidatingCodec + \
+        "throughput: {} records in {secs:.2} s = {:.0} events/s (Processor + TransactionCodec + \
          MemoryStateStore, batches of 500, {} build)",
         out.records_delivered,
         out.records_delivered as f64 / secs,

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use base64::Engine as _;
-use fraud_detector::{Alert, FraudConfig, FraudDetector, ValidatingCodec};
+use fraud_detector::{Alert, FraudConfig, FraudDetector};
+use monitoring::codec::TransactionCodec;
 use monitoring::generator::{Generated, RecordKind};
+use monitoring::validate::Validator;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use shardwise::memory_store::MemoryTables;
@@ -185,7 +187,7 @@ pub async fn run(shards: &[Vec<ShardRecord>], config: FraudConfig, delivery: Del
     let processor = Processor::new(
         Arc::new(FraudDetector::new(config)),
         Arc::clone(&store),
-        ValidatingCodec::new(clock.clone()),
+        TransactionCodec::new(Validator::default(), clock.clone()),
         ProcessingConfig::new("state", "dead-letters"),
         clock,
     );
