@@ -2,7 +2,8 @@
 //! alerts in DynamoDB through `DynamoStateStore`, alerts published to a Kinesis stream.
 //! Checks the contract the reconciler and the demo rely on: one item per alert keyed
 //! pk = alert id, sk = `alert`, found through the `by-day` index (`day`, `event_time`
-//! flattened from the alert), and every alert on the alerts stream under its id —
+//! flattened from the alert), and every alert on the alerts stream under the id
+//! `<alert id>#alert` (the framework's id of a keyed output) —
 //! the same alerts as the in-memory run, under chaotic re-delivery.
 
 // Shared with the detection tests, which use the parts this binary does not.
@@ -237,8 +238,11 @@ async fn alerts_land_once_in_the_alerts_table_by_day_and_on_the_alerts_stream() 
     assert_eq!(stored, expected, "alerts table vs in-memory run");
 
     // At least once on the stream (a re-delivered batch may publish again), every
-    // alert and nothing else.
+    // alert and nothing else, under the record id `<pk>#<sk>` of its keyed output.
     let published: BTreeSet<String> = published_ids(&env, &stream).await.into_iter().collect();
-    let ids: BTreeSet<String> = expected.keys().cloned().collect();
+    let ids: BTreeSet<String> = expected
+        .keys()
+        .map(|id| format!("{id}#{ALERT_SORT_KEY}"))
+        .collect();
     assert_eq!(published, ids);
 }
