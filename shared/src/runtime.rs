@@ -41,7 +41,8 @@ pub async fn run_kinesis<O: Operator>(
         &config.state_table,
         config.output_table.as_deref(),
         &config.dead_letter_table,
-    );
+    )
+    .with_timers_table(config.timers_table.as_deref());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let processor = Arc::new(Processor::new(
         Arc::new(operator),
