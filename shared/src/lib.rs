@@ -106,7 +106,7 @@ pub use memory_store::MemoryStateStore;
 pub use operator::{
     Context, Effects, LateEvent, Operator, Placement, RecordMeta, TimeDomain, Timer, TimerChange,
 };
-pub use runtime::run_kinesis;
+pub use runtime::{run_kinesis, run_kinesis_with};
 pub use state::{KeyedState, Lifetime, ListState, MapState, ValueState};
 pub use store::{
     CommitResult, FailingRecord, KeyCommit, OutputItem, OutputTable, StateStore, StoredState,
