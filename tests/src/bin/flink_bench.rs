@@ -1,0 +1,168 @@
+//! `flink-bench`: checks Flink's R1/R2 results against the Rust reference computed from
+//! the same JSON Lines input and prints the comparison table (issue 9).
+//!
+//! Usage: `scripts/bench-flink.sh` (installs PyFlink, generates the input, runs Flink,
+//! then this). Directly:
+//! `flink-bench --input tx.jsonl --flink-out out/ --flink-metrics metrics.json`
+//! where `out/r1` and `out/r2` are the Flink sink directories. Exits non-zero when
+//! Flink's rows differ from the reference's.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write as _};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::Parser;
+use shardwise_tests::bench::flink::compare::{Diff, describe, diff};
+use shardwise_tests::bench::flink::input::read_events;
+use shardwise_tests::bench::flink::reference::{LateEvent, Reference, compute};
+use shardwise_tests::bench::flink::results::{parse_r1, parse_r2, read_dir};
+use shardwise_tests::bench::flink::table::{EngineRow, FlinkMetrics, render};
+
+#[derive(Debug, Parser)]
+#[command(about = "Flink vs the Rust reference on R1/R2, and the benchmark table")]
+struct Args {
+    /// The JSON Lines transactions Flink read (arrival order).
+    #[arg(long)]
+    input: PathBuf,
+    /// Directory holding Flink's `r1/` and `r2/` sink directories.
+    #[arg(long)]
+    flink_out: PathBuf,
+    /// Flink's metrics JSON (`bench/flink/run_rules.py --metrics`).
+    #[arg(long)]
+    flink_metrics: PathBuf,
+    /// Write the records the watermark drops (JSON Lines) here, for the late-events run.
+    #[arg(long)]
+    late_out: Option<PathBuf>,
+    /// Differences printed per kind.
+    #[arg(long, default_value_t = 5)]
+    show: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let metrics: FlinkMetrics = serde_json::from_reader(BufReader::new(
+        File::open(&args.flink_metrics).with_context(|| format!("{:?}", args.flink_metrics))?,
+    ))
+    .context("Flink metrics")?;
+
+    let started = Instant::now();
+    let events = read_events(BufReader::new(
+        File::open(&args.input).with_context(|| format!("{:?}", args.input))?,
+    ))?;
+    anyhow::ensure!(
+        events.len() as u64 == metrics.events,
+        "Flink read {} records, the input has {}",
+        metrics.events,
+        events.len()
+    );
+    let delay_ms = metrics.watermark_delay_s * 1000;
+    let streaming = compute(&events, Some(delay_ms));
+    // The batch answer only differs when something was late.
+    let batch = if streaming.late.is_empty() {
+        streaming.clone()
+    } else {
+        compute(&events, None)
+    };
+    eprintln!(
+        "reference: {} events, {} R1 alert rows, {} R2 rows, {} late records ({:.1} s)",
+        events.len(),
+        streaming.r1.len(),
+        streaming.r2.len(),
+        streaming.late.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(path) = &args.late_out {
+        write_late(path, &streaming.late)?;
+    }
+
+    let flink_r1 = read_dir(&args.flink_out.join("r1"), parse_r1)?;
+    let flink_r2 = read_dir(&args.flink_out.join("r2"), parse_r2)?;
+    let d1 = diff(&streaming.r1, &flink_r1);
+    let d2 = diff(&streaming.r2, &flink_r2);
+    println!(
+        "Flink {} (parallelism {}, watermark delay {} s) vs reference on {} events:",
+        metrics.flink_version,
+        metrics.parallelism,
+        metrics.watermark_delay_s,
+        events.len()
+    );
+    for line in describe("  R1 alerts", &d1, args.show)
+        .into_iter()
+        .chain(describe("  R2 daily totals", &d2, args.show))
+    {
+        println!("{line}");
+    }
+    explain_late(&streaming, &batch);
+
+    let rows = [
+        EngineRow {
+            engine: format!(
+                "Flink {} (p={})",
+                metrics.flink_version, metrics.parallelism
+            ),
+            r1: metrics.rules.get("r1").copied(),
+            r2: metrics.rules.get("r2").copied(),
+            usage: None,
+        },
+        EngineRow {
+            engine: "Shardwise (emulator)".to_owned(),
+            ..EngineRow::default()
+        },
+    ];
+    println!();
+    print!("{}", render(&rows));
+    println!(
+        "(events/s exclude job start-up; JVM start {:.1} s not included in start-up; \
+         CPU-s/M = JVM CPU seconds per million events, start-up subtracted)",
+        metrics.jvm_start_s
+    );
+    if !(d1.is_empty() && d2.is_empty()) {
+        anyhow::bail!("Flink's results differ from the reference");
+    }
+    println!("RESULT: Flink's R1 and R2 rows equal the reference exactly");
+    Ok(())
+}
+
+/// With late events on, Flink's answer differs from the batch answer; say by how much
+/// and that the late records account for all of it (Flink equals the streaming
+/// reference, whose only difference from batch is the dropped records).
+fn explain_late(streaming: &Reference, batch: &Reference) {
+    if streaming.late.is_empty() {
+        println!("  no record was late: streaming answer = batch answer");
+        return;
+    }
+    let r1: Diff<_> = diff(&batch.r1, &streaming.r1);
+    let r2: Diff<_> = diff(&batch.r2, &streaming.r2);
+    let r1_dropped: u32 = streaming.late.iter().map(|l| l.r1_windows_dropped).sum();
+    let r2_dropped = streaming.late.iter().filter(|l| l.r2_dropped).count();
+    println!(
+        "  {} late records (R1: {} window contributions dropped; R2: {} records dropped); \
+         vs the batch answer: R1 {} rows differ, R2 {} rows differ — all from the dropped records",
+        streaming.late.len(),
+        r1_dropped,
+        r2_dropped,
+        r1.missing.len() + r1.unexpected.len(),
+        r2.missing.len() + r2.unexpected.len()
+    );
+}
+
+fn write_late(path: &PathBuf, late: &[LateEvent]) -> anyhow::Result<()> {
+    let mut out = BufWriter::new(File::create(path).with_context(|| format!("{path:?}"))?);
+    for l in late {
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({
+                "transaction_id": l.transaction_id,
+                "event_time_ms": l.event_time_ms,
+                "watermark_ms": l.watermark_ms,
+                "r1_windows_dropped": l.r1_windows_dropped,
+                "r2_dropped": l.r2_dropped,
+            }),
+        )?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
