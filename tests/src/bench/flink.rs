@@ -14,12 +14,14 @@
 //!   revenue and count per merchant and currency) with Flink's watermark and lateness model.
 //! - `results` — Flink's JSON result files back into the reference's row types.
 //! - `compare` — multiset differences between an engine's rows and the reference.
+//! - `late` — the records Flink dropped as late (from a probe job) against the model.
 //! - `cost` — AWS list prices and the cost per million events of a Shardwise run.
 //! - `table` — the printed comparison table.
 
 pub mod compare;
 pub mod cost;
 pub mod input;
+pub mod late;
 pub mod reference;
 pub mod results;
 pub mod table;

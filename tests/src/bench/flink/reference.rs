@@ -87,6 +87,10 @@ pub struct LateEvent {
     pub r1_windows_dropped: u32,
     /// Whether its R2 day had fired.
     pub r2_dropped: bool,
+    /// Watermark minus the last millisecond of its earliest R1 window (= its minute):
+    /// ≥ 0 when that window had fired. Flink's emitted watermark trails the model by
+    /// less than the watermark interval, so a margin below it may go either way there.
+    pub first_window_margin_ms: i64,
 }
 
 /// Both rules' answers, rows sorted.
@@ -141,6 +145,7 @@ pub fn compute(events: &[Event], watermark_delay_ms: Option<i64>) -> Reference {
                 watermark_ms: wm,
                 r1_windows_dropped: r1_dropped,
                 r2_dropped,
+                first_window_margin_ms: wm.saturating_sub(first_window_end(e.event_time_ms) - 1),
             });
         }
     }
@@ -192,6 +197,11 @@ pub fn compute(events: &[Event], watermark_delay_ms: Option<i64>) -> Reference {
 /// Flink's `isWindowFired`: the watermark reached the window's last millisecond.
 fn fired(watermark: i64, window_end: i64) -> bool {
     watermark >= window_end - 1
+}
+
+/// End of the earliest R1 window holding `t`: the end of its minute.
+pub fn first_window_end(t: i64) -> i64 {
+    t.div_euclid(R1_SLIDE_MS) * R1_SLIDE_MS + R1_SLIDE_MS
 }
 
 /// Starts of the R1 windows holding `t`, earliest first.

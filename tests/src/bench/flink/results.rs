@@ -36,6 +36,18 @@ struct R2Row {
     tx_count: u64,
 }
 
+#[derive(Deserialize)]
+struct ProbeRow {
+    transaction_ids: String,
+}
+
+/// Parses one line of the late probe (`bench/flink/late.sql`): the transaction ids
+/// Flink counted in one minute window, space separated.
+pub fn parse_probe(line: &str) -> anyhow::Result<Vec<String>> {
+    let r: ProbeRow = serde_json::from_str(line).context("not a late-probe row")?;
+    Ok(r.transaction_ids.split(' ').map(str::to_owned).collect())
+}
+
 /// Parses one R1 line.
 pub fn parse_r1(line: &str) -> anyhow::Result<R1Alert> {
     let r: R1Row = serde_json::from_str(line).context("not an R1 row")?;
@@ -109,6 +121,15 @@ mod tests {
         assert_eq!(a.window_end_ms - a.window_start_ms, 600_000);
         assert_eq!(a.window_start_ms, 1_795_265_160_000);
         assert_eq!((a.count, a.sum_minor), (3, 237_247));
+    }
+
+    #[test]
+    fn a_probe_row_lists_its_transaction_ids() {
+        let ids = parse_probe(
+            r#"{"window_start":"2026-11-21 00:00:00","tx_count":2,"transaction_ids":"tx-1 tx-2"}"#,
+        )
+        .unwrap();
+        assert_eq!(ids, ["tx-1", "tx-2"]);
     }
 
     #[test]

@@ -28,12 +28,25 @@ pub struct FlinkMetrics {
     pub parallelism: u32,
     /// Watermark delay, seconds.
     pub watermark_delay_s: i64,
+    /// Watermark emission interval, ms (Flink's default 200).
+    #[serde(default = "default_watermark_interval_ms")]
+    pub watermark_interval_ms: i64,
     /// Input records.
     pub events: u64,
     /// JVM (gateway) start-up, seconds.
     pub jvm_start_s: f64,
+    /// 1-minute load average when the jobs started (the machine is shared).
+    #[serde(default)]
+    pub load_avg_1m_before: Option<f64>,
+    /// Extra Flink configuration the run used.
+    #[serde(default)]
+    pub conf: std::collections::BTreeMap<String, String>,
     /// Per rule (`r1`, `r2`).
     pub rules: std::collections::BTreeMap<String, RuleMetrics>,
+}
+
+fn default_watermark_interval_ms() -> i64 {
+    200
 }
 
 /// One engine's row.
