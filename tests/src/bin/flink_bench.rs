@@ -19,7 +19,7 @@ use shardwise_tests::bench::flink::input::read_events;
 use shardwise_tests::bench::flink::late;
 use shardwise_tests::bench::flink::reference::{LateEvent, Reference, compute};
 use shardwise_tests::bench::flink::results::{parse_probe, parse_r1, parse_r2, read_dir};
-use shardwise_tests::bench::flink::table::{EngineRow, FlinkMetrics, render};
+use shardwise_tests::bench::flink::table::{EngineRow, FlinkMetrics, ShardwiseMetrics, render};
 
 #[derive(Debug, Parser)]
 #[command(about = "Flink vs the Rust reference on R1/R2, and the benchmark table")]
@@ -36,6 +36,9 @@ struct Args {
     /// Write the records the watermark drops (JSON Lines) here, for the late-events run.
     #[arg(long)]
     late_out: Option<PathBuf>,
+    /// Shardwise's figures (JSON: `{"r1":…, "r2":…, "usage":…}`), once its side runs.
+    #[arg(long)]
+    shardwise_metrics: Option<PathBuf>,
     /// Differences printed per kind.
     #[arg(long, default_value_t = 5)]
     show: usize,
@@ -47,6 +50,14 @@ fn main() -> anyhow::Result<()> {
         File::open(&args.flink_metrics).with_context(|| format!("{:?}", args.flink_metrics))?,
     ))
     .context("Flink metrics")?;
+
+    let shardwise: ShardwiseMetrics = match &args.shardwise_metrics {
+        Some(path) => serde_json::from_reader(BufReader::new(
+            File::open(path).with_context(|| format!("{path:?}"))?,
+        ))
+        .context("Shardwise metrics")?,
+        None => ShardwiseMetrics::default(),
+    };
 
     let started = Instant::now();
     let events = read_events(BufReader::new(
@@ -110,7 +121,9 @@ fn main() -> anyhow::Result<()> {
         },
         EngineRow {
             engine: "Shardwise (emulator)".to_owned(),
-            ..EngineRow::default()
+            r1: shardwise.r1,
+            r2: shardwise.r2,
+            usage: shardwise.usage,
         },
     ];
     println!();

@@ -64,8 +64,10 @@ const SHARD_RECORDS_PER_S: f64 = 1_000.0;
 /// A PUT payload unit is 25 KB.
 const PUT_PAYLOAD_UNIT_BYTES: u64 = 25 * 1024;
 
-/// What a Shardwise run consumed (measured on the emulator, or estimated).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// What a Shardwise run consumed (measured on the emulator, or estimated). Missing
+/// fields in JSON read as zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
 pub struct ShardwiseUsage {
     /// Input events.
     pub events: u64,

@@ -49,6 +49,20 @@ fn default_watermark_interval_ms() -> i64 {
     200
 }
 
+/// A Shardwise run's figures (`flink-bench --shardwise-metrics`, written by the phase 2
+/// driver): `{"r1": RuleMetrics, "r2": RuleMetrics, "usage": ShardwiseUsage}`, any part
+/// optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ShardwiseMetrics {
+    /// R1 figures.
+    pub r1: Option<RuleMetrics>,
+    /// R2 figures.
+    pub r2: Option<RuleMetrics>,
+    /// AWS usage of the whole run.
+    pub usage: Option<ShardwiseUsage>,
+}
+
 /// One engine's row.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EngineRow {
@@ -171,6 +185,17 @@ mod tests {
         let row = t.lines().nth(3).unwrap();
         assert!(row.contains("| 30000 | 0.75 |"), "{row}");
         assert!(row.contains("| 0.200 | 0.200 | 0.250 | 0.125 |"), "{row}");
+    }
+
+    #[test]
+    fn a_partial_shardwise_metrics_file_parses_with_zero_defaults() {
+        let json = r#"{"r1":{"events_per_s":1.0,"startup_s":0.5,"cpu_s_per_million":9.0},
+            "usage":{"events":10,"dynamodb_wru":4.0}}"#;
+        let s: ShardwiseMetrics = serde_json::from_str(json).unwrap();
+        assert!(s.r2.is_none());
+        let u = s.usage.unwrap();
+        assert_eq!((u.events, u.dynamodb_write_requests), (10, 0));
+        assert!((u.wru_per_event() - 0.4).abs() < 1e-12);
     }
 
     #[test]
