@@ -17,13 +17,19 @@
 //! re-delivery, uncommitted keys are applied then. In `at_least_once` mode the marks are
 //! not consulted and writes are unconditional — cheaper, and re-deliveries double-apply.
 //!
+//! Timers: the fold's timer changes are netted against the key's stored timers and
+//! become timer-item puts/deletes in the same transaction ([`crate::timer_store`]).
+//! Watermarks: the operator's watermark document is read with the keys (same
+//! `BatchGetItem`) and, after the keys committed, the shard's watermark is advanced
+//! ([`crate::watermark`]): one extra conditional write per batch that moves it.
+//!
 //! Cost per batch: ⌈keys/100⌉ BatchGetItem calls and one write per key that has new
 //! records (a transaction, at 2× WCU, only when the key emitted outputs). Powertools'
 //! idempotency pays three writes per record; with keys spread uniformly over 100,000
 //! accounts and 1,000-record batches nearly every record has its own key, so we pay
 //! ≈ 0.33× its write requests — and less the more records share a key in a batch.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -38,11 +44,14 @@ use crate::config::{Consistency, ProcessingConfig};
 use crate::deadletter::DeadLetter;
 use crate::error::{Error, RetryClass};
 use crate::fold::{Disposition, KeyFold};
-use crate::ids::SequenceNumber;
+use crate::ids::{EventTime, SequenceNumber};
 use crate::metrics::BatchMetrics;
 use crate::operator::Operator;
 use crate::retry::backoff;
-use crate::store::{CommitResult, FailingRecord, KeyCommit, StateStore, StoredState};
+use crate::sinks::{KinesisSink, SinkRecord};
+use crate::store::{CommitResult, FailingRecord, KeyCommit, OutputTable, StateStore, StoredState};
+use crate::timer_store::{apply_changes, plan_writes};
+use crate::watermark::{self, Watermarks};
 
 /// What a processed batch reports.
 #[derive(Debug, Clone)]
@@ -68,6 +77,7 @@ pub struct Processor<O, S, C> {
     codec: C,
     config: ProcessingConfig,
     clock: Arc<dyn Clock>,
+    publisher: Option<KinesisSink>,
 }
 
 /// One key's share of a batch.
@@ -105,7 +115,50 @@ where
             codec,
             config,
             clock,
+            publisher: None,
         }
+    }
+
+    /// Also publishes every output to a Kinesis stream (`ProcessingConfig::output_stream`),
+    /// under a deterministic record id (the pk; pk#sk for keyed outputs). Publishing happens BEFORE the key's commit: a
+    /// publish that succeeds before a failed commit is repeated on re-delivery under the
+    /// same id (consumers dedupe), whereas publishing after the commit could lose outputs
+    /// when the function dies in between — re-delivery skips committed records.
+    #[must_use]
+    pub fn with_publisher(mut self, sink: KinesisSink) -> Self {
+        self.publisher = Some(sink);
+        self
+    }
+
+    async fn publish(&self, commit: &KeyCommit) -> Result<(), Error> {
+        let Some(sink) = &self.publisher else {
+            return Ok(());
+        };
+        let operator = self.operator.name();
+        let records: Vec<SinkRecord<serde_json::Value>> = commit
+            .outputs
+            .iter()
+            .filter(|out| out.table == OutputTable::Outputs)
+            .map(|out| {
+                let payload = serde_json::from_str(&out.body)
+                    .map_err(|e| Error::Service(format!("output body: {e}")))?;
+                // Default placements are unique by pk; keyed ones by pk and sk.
+                let id = if out.sk == operator {
+                    out.pk.clone()
+                } else {
+                    format!("{}#{}", out.pk, out.sk)
+                };
+                Ok(SinkRecord {
+                    id,
+                    partition_key: out.key.clone(),
+                    payload,
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        sink.send(&records).await
     }
 
     fn item_key(&self, key: &str) -> String {
@@ -134,6 +187,8 @@ where
         let mut groups: Vec<KeyGroup<O::Event>> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut poison = Vec::new();
+        // Per shard, the largest event time: the watermark candidate.
+        let mut max_event: BTreeMap<String, EventTime> = BTreeMap::new();
         for (pos, record) in records.iter().enumerate() {
             let keyed = self
                 .codec
@@ -141,6 +196,12 @@ where
                 .and_then(|event| Ok((self.operator.key(&event, &record.meta)?, event)));
             match keyed {
                 Ok((key, event)) => {
+                    if let Some(t) = self.operator.event_time(&event) {
+                        let slot = max_event
+                            .entry(record.meta.shard.0.clone())
+                            .or_insert(EventTime::MIN);
+                        *slot = (*slot).max(t);
+                    }
                     let slot = *index.entry(key.clone()).or_insert_with(|| {
                         groups.push(KeyGroup {
                             key,
@@ -167,16 +228,28 @@ where
             }
         }
 
-        // 2. One read for every key.
-        let item_keys: Vec<String> = groups.iter().map(|g| self.item_key(&g.key)).collect();
+        // 2. One read for every key, and the operator's watermarks in the same call.
+        let mut item_keys: Vec<String> = groups.iter().map(|g| self.item_key(&g.key)).collect();
+        let watermark_key = watermark::item_key(self.operator.name());
+        item_keys.push(watermark_key.clone());
         let mut stored = self.read_with_retry(&item_keys, &mut metrics).await?;
+        item_keys.pop();
+        let watermark_item = stored.remove(&watermark_key);
+        let watermarks = Watermarks::from_stored(watermark_item.as_ref());
+        let operator_watermark = watermarks.operator_watermark(now, &self.config.watermark);
 
         // 3. One conditional write per key, concurrently.
         let outcomes: Vec<Result<KeyOutcome, Error>> =
             stream::iter(groups.into_iter().zip(item_keys.iter()))
                 .map(|(group, item_key)| {
                     let initial = stored.remove(item_key);
-                    self.commit_key(group, item_key, initial, &records, now)
+                    self.commit_key(
+                        group,
+                        item_key,
+                        initial,
+                        &records,
+                        (now, operator_watermark),
+                    )
                 })
                 .buffer_unordered(self.config.commit_concurrency.max(1))
                 .collect()
@@ -187,7 +260,40 @@ where
             failures.extend(outcome.failed_at);
         }
 
-        // 4. Report the first failed record.
+        // 4. Advance the shards' watermarks once everything committed (see `watermark`).
+        if failures.is_empty() {
+            let mut read = Some(watermark_item);
+            for (shard, max) in &max_event {
+                let candidate = EventTime(
+                    max.0
+                        .saturating_sub(self.config.watermark.out_of_orderness_ms),
+                );
+                let moves = watermarks.shards.get(shard).is_none_or(|s| {
+                    candidate.0 > s.watermark
+                        || now.0.saturating_sub(s.advanced_at)
+                            >= self.config.watermark.idle_timeout_ms / 2
+                });
+                if !moves {
+                    continue;
+                }
+                let result = watermark::advance(
+                    &*self.store,
+                    self.operator.name(),
+                    shard,
+                    candidate,
+                    now,
+                    &self.config.watermark,
+                    read.take(),
+                )
+                .await;
+                if let Err(e) = result {
+                    // Not fatal for the batch: the next batch of the shard advances it.
+                    tracing::warn!(shard = %shard, error = %e, "watermark not advanced");
+                }
+            }
+        }
+
+        // 5. Report the first failed record.
         let first_failure = failures
             .iter()
             .min()
@@ -264,7 +370,7 @@ where
         item_key: &str,
         mut stored: Option<StoredState>,
         records: &[BatchRecord],
-        now: crate::ids::EventTime,
+        (now, watermark): (EventTime, EventTime),
     ) -> Result<KeyOutcome, Error> {
         let KeyGroup {
             key,
@@ -281,6 +387,7 @@ where
             dedupe: self.exactly_once(),
             max_state_bytes: self.config.max_state_bytes,
             now,
+            watermark,
         };
         let mut conflicts = 0;
         loop {
@@ -347,6 +454,18 @@ where
                 outcome.failed_at = stop;
                 return Ok(outcome);
             }
+            let before = stored
+                .as_ref()
+                .map(|s| s.timers.clone())
+                .unwrap_or_default();
+            let layout = &self.config.timer_layout;
+            let after = apply_changes(layout, &before, &folded.timers, now);
+            let timers = plan_writes(layout, self.operator.name(), &key, &before, &after);
+            let ttl = if after.is_empty() {
+                folded.lifetime.ttl_seconds()
+            } else {
+                None
+            };
             let commit = KeyCommit {
                 item_key: item_key.to_owned(),
                 expected_version: stored.as_ref().map(|s| s.version),
@@ -356,9 +475,17 @@ where
                     high_water: folded.high_water,
                     body: folded.body,
                     failing,
+                    timers: after,
+                    ttl,
                 },
-                outputs: folded.outputs,
+                outputs: last_per_item(folded.outputs),
+                timers,
             };
+            if let Err(e) = self.publish(&commit).await {
+                tracing::warn!(key = %key, error = %e, "publishing outputs failed; batch will be re-delivered from the key");
+                outcome.failed_at = first;
+                return Ok(outcome);
+            }
             match self.write_with_retry(&commit, &mut outcome.metrics).await {
                 Ok(CommitResult::Committed) => {
                     metrics.key_commits = 1;
@@ -419,4 +546,23 @@ impl<O: Operator, S, C> Processor<O, S, C> {
     pub fn operator_name(&self) -> &str {
         self.operator.name()
     }
+}
+
+/// Keeps the last of several outputs to the same item (a keyed output updated by later
+/// records of the batch): a transaction may not touch one item twice, and only the final
+/// value matters. Order is otherwise kept.
+fn last_per_item(outputs: Vec<crate::store::OutputItem>) -> Vec<crate::store::OutputItem> {
+    let mut last: HashMap<(OutputTable, &str, &str), usize> = HashMap::new();
+    for (i, out) in outputs.iter().enumerate() {
+        last.insert((out.table, &out.pk, &out.sk), i);
+    }
+    if last.len() == outputs.len() {
+        return outputs;
+    }
+    let keep: std::collections::HashSet<usize> = last.into_values().collect();
+    outputs
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, out)| keep.contains(&i).then_some(out))
+        .collect()
 }

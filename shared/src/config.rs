@@ -8,12 +8,18 @@ use crate::error::Error;
 
 /// Env var: `exactly_once` (default) or `at_least_once`.
 pub const ENV_CONSISTENCY: &str = "SHARDWISE_CONSISTENCY";
+// Table and stream names use the variables `infra/template.yaml` sets for every function
+// (its Globals), so a function needs no per-framework configuration.
 /// Env var: the state table name (required).
-pub const ENV_STATE_TABLE: &str = "SHARDWISE_STATE_TABLE";
+pub const ENV_STATE_TABLE: &str = "STATE_TABLE";
 /// Env var: the outputs table name (optional; operators that emit need it).
-pub const ENV_OUTPUT_TABLE: &str = "SHARDWISE_OUTPUT_TABLE";
+pub const ENV_OUTPUT_TABLE: &str = "OUTPUTS_TABLE";
 /// Env var: the dead-letter table name (required).
-pub const ENV_DEAD_LETTER_TABLE: &str = "SHARDWISE_DEAD_LETTER_TABLE";
+pub const ENV_DEAD_LETTER_TABLE: &str = "DEAD_LETTER_TABLE";
+/// Env var: the timers table name (optional; operators that set timers need it).
+pub const ENV_TIMERS_TABLE: &str = "TIMERS_TABLE";
+/// Env var: the late-events table name (optional; operators that route late events need it).
+pub const ENV_LATE_EVENTS_TABLE: &str = "LATE_EVENTS_TABLE";
 /// Env var: how many key commits run concurrently.
 pub const ENV_COMMIT_CONCURRENCY: &str = "SHARDWISE_COMMIT_CONCURRENCY";
 /// Env var: attempts per DynamoDB call on throttling before giving up on the key.
@@ -26,6 +32,15 @@ pub const ENV_MAX_RECORD_ATTEMPTS: &str = "SHARDWISE_MAX_RECORD_ATTEMPTS";
 pub const ENV_MAX_STATE_BYTES: &str = "SHARDWISE_MAX_STATE_BYTES";
 /// Env var: batches slower than this many milliseconds are logged and counted.
 pub const ENV_LATENCY_THRESHOLD_MS: &str = "SHARDWISE_LATENCY_THRESHOLD_MS";
+
+/// Env var: bounded out-of-orderness of event times, ms (watermark = max − this).
+pub const ENV_WATERMARK_OUT_OF_ORDERNESS_MS: &str = "WATERMARK_OUT_OF_ORDERNESS_MS";
+/// Env var: a shard without watermark progress for this long is advanced by processing time.
+pub const ENV_WATERMARK_IDLE_TIMEOUT_MS: &str = "WATERMARK_IDLE_TIMEOUT_MS";
+/// Env var: processing-time timer bucket width, seconds (same for every function!).
+pub const ENV_TIMER_BUCKET_SECONDS: &str = "TIMER_BUCKET_SECONDS";
+/// Env var: spread partitions per timer bucket (same for every function!).
+pub const ENV_TIMER_SPREAD: &str = "TIMER_SPREAD";
 
 /// DynamoDB's item size limit (400 KB, attribute names included).
 pub const DYNAMODB_ITEM_LIMIT: usize = 400 * 1024;
@@ -61,11 +76,19 @@ impl Consistency {
 pub struct ProcessingConfig {
     /// Delivery guarantee.
     pub consistency: Consistency,
-    /// State table (partition key `pk`, string).
+    /// State table (key `pk` + `sk`, strings, like every Shardwise table).
     pub state_table: String,
-    /// Outputs table (partition key `pk`, string); `None` if the operator never emits.
+    /// Outputs table; `None` if the operator never emits. A function may point it at
+    /// another table (fraud-detector: the alerts table).
     pub output_table: Option<String>,
-    /// Dead-letter table (partition key `pk`, string).
+    /// Kinesis stream every committed output is also published to (deterministic record
+    /// ids, at-least-once: consumers dedupe on the id); `None` for none.
+    pub output_stream: Option<String>,
+    /// Timers table; `None` if the operator sets no timers.
+    pub timers_table: Option<String>,
+    /// Late-events table (`Context::emit_late`); `None` if the operator routes none.
+    pub late_events_table: Option<String>,
+    /// Dead-letter table.
     pub dead_letter_table: String,
     /// Key commits in flight at once.
     pub commit_concurrency: usize,
@@ -79,6 +102,10 @@ pub struct ProcessingConfig {
     pub max_state_bytes: usize,
     /// Batches slower than this are logged and counted.
     pub latency_threshold: Duration,
+    /// How timer items are partitioned.
+    pub timer_layout: crate::timer_store::TimerLayout,
+    /// How watermarks are derived.
+    pub watermark: crate::watermark::WatermarkPolicy,
 }
 
 impl ProcessingConfig {
@@ -88,6 +115,9 @@ impl ProcessingConfig {
             consistency: Consistency::ExactlyOnce,
             state_table: state_table.to_owned(),
             output_table: None,
+            output_stream: None,
+            timers_table: None,
+            late_events_table: None,
             dead_letter_table: dead_letter_table.to_owned(),
             commit_concurrency: 32,
             max_throttle_retries: 8,
@@ -95,6 +125,8 @@ impl ProcessingConfig {
             max_record_attempts: 3,
             max_state_bytes: DEFAULT_MAX_STATE_BYTES,
             latency_threshold: Duration::from_secs(5),
+            timer_layout: crate::timer_store::TimerLayout::default(),
+            watermark: crate::watermark::WatermarkPolicy::default(),
         }
     }
 
@@ -114,7 +146,10 @@ impl ProcessingConfig {
             &required(ENV_STATE_TABLE)?,
             &required(ENV_DEAD_LETTER_TABLE)?,
         );
-        config.output_table = lookup(ENV_OUTPUT_TABLE).filter(|v| !v.is_empty());
+        let optional = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        config.output_table = optional(ENV_OUTPUT_TABLE);
+        config.timers_table = optional(ENV_TIMERS_TABLE);
+        config.late_events_table = optional(ENV_LATE_EVENTS_TABLE);
         if let Some(text) = lookup(ENV_CONSISTENCY) {
             config.consistency = Consistency::parse(&text)?;
         }
@@ -151,8 +186,37 @@ impl ProcessingConfig {
         if let Some(ms) = number(&lookup, ENV_LATENCY_THRESHOLD_MS)? {
             config.latency_threshold = Duration::from_millis(ms);
         }
+        read_time_settings(&lookup, &mut config)?;
         Ok(config)
     }
+}
+
+/// The timer and watermark settings (kept apart to keep merges of this file local).
+fn read_time_settings(
+    lookup: &impl Fn(&str) -> Option<String>,
+    config: &mut ProcessingConfig,
+) -> Result<(), Error> {
+    if let Some(ms) = number::<i64>(lookup, ENV_WATERMARK_OUT_OF_ORDERNESS_MS)? {
+        config.watermark.out_of_orderness_ms = ms.max(0);
+    }
+    if let Some(ms) = number::<i64>(lookup, ENV_WATERMARK_IDLE_TIMEOUT_MS)? {
+        config.watermark.idle_timeout_ms = ms.max(1);
+    }
+    if let Some(s) = number::<i64>(lookup, ENV_TIMER_BUCKET_SECONDS)? {
+        if s < 1 {
+            return Err(Error::Config(format!(
+                "{ENV_TIMER_BUCKET_SECONDS} must be ≥ 1"
+            )));
+        }
+        config.timer_layout.bucket_ms = s.saturating_mul(1000);
+    }
+    if let Some(n) = number::<u32>(lookup, ENV_TIMER_SPREAD)? {
+        if n == 0 {
+            return Err(Error::Config(format!("{ENV_TIMER_SPREAD} must be ≥ 1")));
+        }
+        config.timer_layout.spread = n;
+    }
+    Ok(())
 }
 
 fn number<T: std::str::FromStr>(

@@ -1,7 +1,8 @@
 //! The state item's DynamoDB layout: attribute names, and encoding a commit / decoding an
 //! item. Kept apart from the store's request logic so the layout is in one place.
 //!
-//! `pk` = `operator#key`, `version` (N), `hwm` (M: shard id → S, the sequence number
+//! `pk` = `operator#key`, `sk` = `state` (every Shardwise table is keyed `pk` + `sk`, so
+//! state, watermarks and outputs can share a table), `version` (N), `hwm` (M: shard id → S, the sequence number
 //! zero-padded to 129 digits, because sequence numbers exceed DynamoDB's 38-digit N),
 //! `state` (S, the operator state as JSON), `failing` (M or NULL: the record the key is
 //! stuck on), `updated_at` (N, epoch ms).
@@ -14,8 +15,14 @@ use crate::error::Error;
 use crate::ids::{SequenceNumber, ShardId};
 use crate::store::{FailingRecord, KeyCommit, StoredState};
 
-/// State attribute: partition key.
+/// Partition key attribute of every Shardwise table.
 pub const ATTR_PK: &str = "pk";
+/// Sort key attribute of every Shardwise table.
+pub const ATTR_SK: &str = "sk";
+/// The sort key of a key's state item.
+pub const STATE_SK: &str = "state";
+/// Output attribute: the operator that produced the output.
+pub const ATTR_OUT_OPERATOR: &str = "operator";
 /// State attribute: optimistic-concurrency version.
 pub const ATTR_VERSION: &str = "version";
 /// State attribute: per-shard high-water marks.
@@ -26,6 +33,10 @@ pub const ATTR_STATE: &str = "state";
 pub const ATTR_FAILING: &str = "failing";
 /// State attribute: last commit time (epoch ms).
 pub const ATTR_UPDATED_AT: &str = "updated_at";
+/// State attribute: the key's timers (S, JSON; see `timer_store::encode_timers`).
+pub const ATTR_TIMERS: &str = "timers";
+/// State attribute: DynamoDB TTL (N, epoch s) when the whole item may expire, else NULL.
+pub const ATTR_TTL: &str = "ttl";
 /// Output attribute: the state key that produced the output.
 pub const ATTR_OUT_KEY: &str = "key";
 /// Output attribute: the encoded output.
@@ -76,6 +87,16 @@ pub(crate) fn attribute_values(commit: &KeyCommit) -> Vec<(&'static str, Attribu
         (":hwm", AttributeValue::M(hwm)),
         (":upd", AttributeValue::N(now_ms().to_string())),
         (":fail", encode_failing(commit.state.failing.as_ref())),
+        (
+            ":tm",
+            AttributeValue::S(crate::timer_store::encode_timers(&commit.state.timers)),
+        ),
+        (
+            ":ttl",
+            commit.state.ttl.map_or(AttributeValue::Null(true), |t| {
+                AttributeValue::N(t.to_string())
+            }),
+        ),
     ]
 }
 
@@ -125,6 +146,16 @@ pub(crate) fn decode_item(
         }
         _ => None,
     };
+    let timers = match item.get(ATTR_TIMERS) {
+        Some(AttributeValue::S(s)) => {
+            crate::timer_store::decode_timers(s).ok_or_else(|| corrupt("bad timers"))?
+        }
+        _ => BTreeMap::new(),
+    };
+    let ttl = match item.get(ATTR_TTL) {
+        Some(AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    };
     Ok((
         pk.clone(),
         StoredState {
@@ -132,8 +163,49 @@ pub(crate) fn decode_item(
             high_water,
             body,
             failing,
+            timers,
+            ttl,
         },
     ))
+}
+
+/// The primary key of a state item.
+pub fn state_key(item_key: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (ATTR_PK.to_owned(), AttributeValue::S(item_key.to_owned())),
+        (ATTR_SK.to_owned(), AttributeValue::S(STATE_SK.to_owned())),
+    ])
+}
+
+/// The attributes copied from an output's JSON object onto its item, so that indexes and
+/// queries can use them (the alerts table's `by-day` index on `day` and `event_time`):
+/// top-level strings, numbers and booleans whose names are not reserved. The whole output
+/// stays in `body`.
+pub fn flattened_fields(body: &str) -> Vec<(String, AttributeValue)> {
+    const RESERVED: [&str; 5] = [
+        ATTR_PK,
+        ATTR_SK,
+        ATTR_OUT_OPERATOR,
+        ATTR_OUT_KEY,
+        ATTR_OUT_BODY,
+    ];
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(body)
+    else {
+        return Vec::new();
+    };
+    fields
+        .into_iter()
+        .filter(|(name, _)| !RESERVED.contains(&name.as_str()))
+        .filter_map(|(name, value)| {
+            let attr = match value {
+                serde_json::Value::String(s) => AttributeValue::S(s),
+                serde_json::Value::Number(n) => AttributeValue::N(n.to_string()),
+                serde_json::Value::Bool(b) => AttributeValue::Bool(b),
+                _ => return None,
+            };
+            Some((name, attr))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -156,8 +228,17 @@ mod tests {
                 high_water: BTreeMap::from([(failing.shard.clone(), failing.sequence.clone())]),
                 body: r#"{"x":1}"#.into(),
                 failing: Some(failing),
+                timers: BTreeMap::from([(
+                    crate::operator::Timer {
+                        domain: crate::operator::TimeDomain::Processing,
+                        time: crate::ids::EventTime(61_000),
+                    },
+                    60_000,
+                )]),
+                ttl: Some(1_800_000_000),
             },
             outputs: Vec::new(),
+            timers: crate::timer_store::TimerWrites::default(),
         };
         let mut item: HashMap<String, AttributeValue> = HashMap::from([(
             ATTR_PK.to_owned(),
@@ -168,6 +249,8 @@ mod tests {
             (":ver", ATTR_VERSION),
             (":hwm", ATTR_HWM),
             (":fail", ATTR_FAILING),
+            (":tm", ATTR_TIMERS),
+            (":ttl", ATTR_TTL),
         ];
         for (placeholder, value) in attribute_values(&commit) {
             if let Some((_, name)) = names.iter().find(|(p, _)| *p == placeholder) {
@@ -185,5 +268,16 @@ mod tests {
         let (pk, state) = decode_item(&item).unwrap();
         assert_eq!(pk, "op#k");
         assert_eq!(state, commit.state);
+    }
+
+    #[test]
+    fn top_level_scalar_fields_of_an_output_become_attributes_but_reserved_names_do_not() {
+        let fields = flattened_fields(
+            r#"{"day":"2026-11-21","score":0.93,"final":true,"pk":"x","nested":{"a":1},"list":[1]}"#,
+        );
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["day", "final", "score"]);
+        assert_eq!(fields[2].1, AttributeValue::N("0.93".into()));
+        assert!(flattened_fields("[1,2]").is_empty());
     }
 }

@@ -20,12 +20,15 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::deadletter::{self, DeadLetter};
 use crate::dynamo_item::{
-    ATTR_FAILING, ATTR_HWM, ATTR_OUT_BODY, ATTR_OUT_KEY, ATTR_PK, ATTR_STATE, ATTR_UPDATED_AT,
-    ATTR_VERSION, attribute_values, decode_item,
+    ATTR_FAILING, ATTR_HWM, ATTR_OUT_BODY, ATTR_OUT_KEY, ATTR_OUT_OPERATOR, ATTR_PK, ATTR_SK,
+    ATTR_STATE, ATTR_TIMERS, ATTR_TTL, ATTR_UPDATED_AT, ATTR_VERSION, attribute_values,
+    decode_item, flattened_fields, state_key,
 };
+use crate::dynamo_timers;
 use crate::error::Error;
 use crate::retry::backoff;
-use crate::store::{CommitResult, KeyCommit, StateStore, StoredState};
+use crate::store::{CommitResult, KeyCommit, OutputItem, OutputTable, StateStore, StoredState};
+use crate::timer_store::TimerEntry;
 
 /// BatchGetItem's per-call key limit.
 const BATCH_GET_LIMIT: usize = 100;
@@ -53,8 +56,10 @@ pub struct DynamoStateStore {
     client: Client,
     state_table: String,
     output_table: Option<String>,
+    late_events_table: Option<String>,
     dead_letter_table: String,
     stats: Arc<StoreStats>,
+    timers_table: Option<String>,
 }
 
 impl DynamoStateStore {
@@ -69,9 +74,44 @@ impl DynamoStateStore {
             client,
             state_table: state_table.to_owned(),
             output_table: output_table.map(str::to_owned),
+            late_events_table: None,
             dead_letter_table: dead_letter_table.to_owned(),
             stats: Arc::default(),
+            timers_table: None,
         }
+    }
+
+    /// The same store with a timers table (operators that register timers need one).
+    #[must_use]
+    pub fn with_timers_table(mut self, table: Option<&str>) -> Self {
+        self.timers_table = table.map(str::to_owned);
+        self
+    }
+
+    fn timers_table(&self) -> Result<&str, Error> {
+        self.timers_table.as_deref().ok_or_else(|| {
+            Error::Config("the operator uses timers but no timers table is configured".into())
+        })
+    }
+
+    /// Routes late events (`Context::emit_late`) to `table`.
+    #[must_use]
+    pub fn with_late_events_table(mut self, table: Option<&str>) -> Self {
+        self.late_events_table = table.map(str::to_owned);
+        self
+    }
+
+    /// The table an output goes to.
+    fn table_of(&self, out: &OutputItem) -> Result<&str, Error> {
+        let (table, what) = match out.table {
+            OutputTable::Outputs => (&self.output_table, "outputs (OUTPUTS_TABLE)"),
+            OutputTable::LateEvents => (&self.late_events_table, "late events (LATE_EVENTS_TABLE)"),
+        };
+        table.as_deref().ok_or_else(|| {
+            Error::Config(format!(
+                "the operator emitted {what} but no table is configured"
+            ))
+        })
     }
 
     /// Request counters.
@@ -79,23 +119,30 @@ impl DynamoStateStore {
         Arc::clone(&self.stats)
     }
 
-    fn output_put(&self, table: &str, out: &crate::store::OutputItem) -> Result<Put, Error> {
-        Put::builder()
-            .table_name(table)
-            .item(ATTR_PK, AttributeValue::S(out.id.clone()))
+    fn output_put(&self, commit: &KeyCommit, out: &OutputItem) -> Result<Put, Error> {
+        let operator = commit.item_key.split('#').next().unwrap_or_default();
+        let mut put = Put::builder()
+            .table_name(self.table_of(out)?)
+            .item(ATTR_PK, AttributeValue::S(out.pk.clone()))
+            .item(ATTR_SK, AttributeValue::S(out.sk.clone()))
+            .item(ATTR_OUT_OPERATOR, AttributeValue::S(operator.to_owned()))
             .item(ATTR_OUT_KEY, AttributeValue::S(out.key.clone()))
-            .item(ATTR_OUT_BODY, AttributeValue::S(out.body.clone()))
-            .build()
-            .map_err(|e| Error::Service(e.to_string()))
+            .item(ATTR_OUT_BODY, AttributeValue::S(out.body.clone()));
+        for (name, value) in flattened_fields(&out.body) {
+            put = put.item(name, value);
+        }
+        put.build().map_err(|e| Error::Service(e.to_string()))
     }
 
     fn state_update(&self, commit: &KeyCommit) -> Result<Update, Error> {
         let mut update = Update::builder()
             .table_name(&self.state_table)
-            .key(ATTR_PK, AttributeValue::S(commit.item_key.clone()))
+            .set_key(Some(state_key(&commit.item_key)))
             .update_expression(
-                "SET #st = :st, #ver = :ver, #hwm = :hwm, #upd = :upd, #fail = :fail",
+                "SET #st = :st, #ver = :ver, #hwm = :hwm, #upd = :upd, #fail = :fail, #tm = :tm, #ttl = :ttl",
             )
+            .expression_attribute_names("#tm", ATTR_TIMERS)
+            .expression_attribute_names("#ttl", ATTR_TTL)
             .expression_attribute_names("#fail", ATTR_FAILING)
             .expression_attribute_names("#st", ATTR_STATE)
             .expression_attribute_names("#ver", ATTR_VERSION)
@@ -141,29 +188,67 @@ impl DynamoStateStore {
         }
     }
 
-    async fn transaction(&self, commit: &KeyCommit, table: &str) -> Result<CommitResult, Error> {
-        // Outputs that do not fit next to the update go first, idempotently.
-        let inline = TRANSACT_LIMIT - 1;
-        for out in commit.outputs.iter().skip(inline) {
-            let put = self.output_put(table, out)?;
-            self.stats.writes.fetch_add(1, Ordering::Relaxed);
-            self.client
-                .put_item()
-                .table_name(table)
-                .set_item(Some(put.item().clone()))
-                .send()
-                .await
-                .map_err(classify)?;
-        }
+    async fn transaction(&self, commit: &KeyCommit) -> Result<CommitResult, Error> {
+        // Timer actions go inline first (the fired timer's conditional delete must);
+        // timer puts that do not fit are written before the transaction (an orphan item
+        // never fires: the state is the truth), timer deletes that do not fit after it.
         let mut items = vec![
             TransactWriteItem::builder()
                 .update(self.state_update(commit)?)
                 .build(),
         ];
+        let mut room = TRANSACT_LIMIT - 1;
+        let mut late_deletes: Vec<&TimerEntry> = Vec::new();
+        if !commit.timers.is_empty() {
+            let timers = self.timers_table()?;
+            if let Some(fired) = &commit.timers.fired {
+                let delete = dynamo_timers::timer_delete(timers, fired, true)?;
+                items.push(TransactWriteItem::builder().delete(delete).build());
+                room -= 1;
+            }
+            for entry in &commit.timers.puts {
+                let put = dynamo_timers::timer_put(timers, entry)?;
+                if room > 0 {
+                    items.push(TransactWriteItem::builder().put(put).build());
+                    room -= 1;
+                } else {
+                    self.stats.writes.fetch_add(1, Ordering::Relaxed);
+                    self.client
+                        .put_item()
+                        .table_name(timers)
+                        .set_item(Some(put.item().clone()))
+                        .send()
+                        .await
+                        .map_err(classify)?;
+                }
+            }
+            for entry in &commit.timers.deletes {
+                if room > 0 {
+                    let delete = dynamo_timers::timer_delete(timers, entry, false)?;
+                    items.push(TransactWriteItem::builder().delete(delete).build());
+                    room -= 1;
+                } else {
+                    late_deletes.push(entry);
+                }
+            }
+        }
+        // Outputs that do not fit next to the update go first, idempotently.
+        let inline = room;
+        for out in commit.outputs.iter().skip(inline) {
+            let put = self.output_put(commit, out)?;
+            self.stats.writes.fetch_add(1, Ordering::Relaxed);
+            self.client
+                .put_item()
+                .table_name(put.table_name())
+                .set_item(Some(put.item().clone()))
+                .send()
+                .await
+                .map_err(classify)?;
+        }
         for out in commit.outputs.iter().take(inline) {
             items.push(
                 TransactWriteItem::builder()
-                    .put(self.output_put(table, out)?)
+                    .put(self.output_put(commit, out)?)
                     .build(),
             );
         }
@@ -175,7 +260,13 @@ impl DynamoStateStore {
             .send()
             .await
         {
-            Ok(_) => Ok(CommitResult::Committed),
+            Ok(_) => {
+                if !late_deletes.is_empty() {
+                    self.delete_timer_items(&late_deletes.into_iter().cloned().collect::<Vec<_>>())
+                        .await?;
+                }
+                Ok(CommitResult::Committed)
+            }
             Err(SdkError::ServiceError(service)) => {
                 let err = service.into_err();
                 let reasons: Vec<&str> = match &err {
@@ -184,7 +275,8 @@ impl DynamoStateStore {
                     }
                     _ => Vec::new(),
                 };
-                if reasons.first() == Some(&"ConditionalCheckFailed") {
+                // The state's version condition or the fired timer's existence.
+                if reasons.contains(&"ConditionalCheckFailed") {
                     Ok(CommitResult::Conflict)
                 } else if reasons
                     .iter()
@@ -211,10 +303,8 @@ impl DynamoStateStore {
         chunk: &[String],
         consistent: bool,
     ) -> Result<Vec<(String, StoredState)>, Error> {
-        let keys: Vec<HashMap<String, AttributeValue>> = chunk
-            .iter()
-            .map(|k| HashMap::from([(ATTR_PK.to_owned(), AttributeValue::S(k.clone()))]))
-            .collect();
+        let keys: Vec<HashMap<String, AttributeValue>> =
+            chunk.iter().map(|k| state_key(k)).collect();
         let mut pending = Some(
             KeysAndAttributes::builder()
                 .set_keys(Some(keys))
@@ -312,12 +402,10 @@ impl StateStore for DynamoStateStore {
     }
 
     async fn commit(&self, commit: &KeyCommit) -> Result<CommitResult, Error> {
-        match (&self.output_table, commit.outputs.is_empty()) {
-            (_, true) => self.single_update(commit).await,
-            (Some(table), false) => self.transaction(commit, &table.clone()).await,
-            (None, false) => Err(Error::Config(
-                "the operator emitted outputs but no output table is configured".into(),
-            )),
+        if commit.outputs.is_empty() && commit.timers.is_empty() {
+            self.single_update(commit).await
+        } else {
+            self.transaction(commit).await
         }
     }
 
@@ -327,6 +415,7 @@ impl StateStore for DynamoStateStore {
             .put_item()
             .table_name(&self.dead_letter_table)
             .item(deadletter::ATTR_DL_PK, AttributeValue::S(letter.id()))
+            .item(ATTR_SK, AttributeValue::S(letter.operator.clone()))
             .item(
                 deadletter::ATTR_DL_OPERATOR,
                 AttributeValue::S(letter.operator.clone()),
@@ -358,6 +447,45 @@ impl StateStore for DynamoStateStore {
             .send()
             .await
             .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn query_timers(
+        &self,
+        partition: &str,
+        sk_before: &str,
+        limit: usize,
+    ) -> Result<Vec<TimerEntry>, Error> {
+        self.query_timer_page(partition, sk_before, limit).await
+    }
+
+    async fn delete_timer_items(&self, entries: &[TimerEntry]) -> Result<(), Error> {
+        self.delete_timer_list(entries).await
+    }
+}
+
+impl DynamoStateStore {
+    /// `StateStore::query_timers` (kept here, apart from the trait impl, for merges).
+    async fn query_timer_page(
+        &self,
+        partition: &str,
+        sk_before: &str,
+        limit: usize,
+    ) -> Result<Vec<TimerEntry>, Error> {
+        let table = self.timers_table()?;
+        dynamo_timers::query_due(&self.client, table, partition, sk_before, limit)
+            .await
+            .map_err(classify)
+    }
+
+    async fn delete_timer_list(&self, entries: &[TimerEntry]) -> Result<(), Error> {
+        let table = self.timers_table()?;
+        for entry in entries {
+            self.stats.writes.fetch_add(1, Ordering::Relaxed);
+            dynamo_timers::delete_item(&self.client, table, entry)
+                .await
+                .map_err(classify)?;
+        }
         Ok(())
     }
 }

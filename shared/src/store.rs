@@ -11,6 +11,8 @@ use std::future::Future;
 use crate::deadletter::DeadLetter;
 use crate::error::Error;
 use crate::ids::{SequenceNumber, ShardId};
+use crate::operator::Timer;
+use crate::timer_store::{TimerEntry, TimerWrites};
 
 /// A key's stored state as read from (or about to be written to) the store.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -23,6 +25,11 @@ pub struct StoredState {
     pub body: String,
     /// The record this key is stuck on, if the operator keeps asking to retry it.
     pub failing: Option<FailingRecord>,
+    /// The key's registered timers and the bucket each one's item was written to: the
+    /// truth the timers table indexes (an item without its entry here never fires).
+    pub timers: BTreeMap<Timer, i64>,
+    /// DynamoDB TTL (epoch seconds) when the whole item may expire, else `None`.
+    pub ttl: Option<i64>,
 }
 
 /// A record whose application failed with a retryable operator error, and how often.
@@ -37,12 +44,25 @@ pub struct FailingRecord {
     pub attempts: u32,
 }
 
+/// Which table an output goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputTable {
+    /// The operator's outputs table (`OUTPUTS_TABLE`, or e.g. the alerts table).
+    Outputs,
+    /// The late-events side output (`LATE_EVENTS_TABLE`).
+    LateEvents,
+}
+
 /// An output committed with a key's state change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutputItem {
-    /// Deterministic id: the same record always produces the same id, so a re-delivered
-    /// record overwrites rather than duplicates.
-    pub id: String,
+    /// Its table.
+    pub table: OutputTable,
+    /// Deterministic partition key: the same record always produces the same key, so a
+    /// re-delivered record overwrites rather than duplicates.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
     /// The state key that produced it.
     pub key: String,
     /// The output, encoded (JSON).
@@ -62,6 +82,8 @@ pub struct KeyCommit {
     pub state: StoredState,
     /// Outputs to commit atomically with the state.
     pub outputs: Vec<OutputItem>,
+    /// Timer items to put and delete in the same transaction (see [`crate::timer_store`]).
+    pub timers: TimerWrites,
 }
 
 /// What became of a commit that reached the store.
@@ -91,4 +113,26 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// Writes a dead letter under its deterministic id (idempotent).
     fn dead_letter(&self, letter: &DeadLetter) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Reads up to `limit` timer items of one timers-table partition whose sort key is
+    /// below `sk_before`, in sort-key order (a `Query`, never a `Scan`). Stores without a
+    /// timers table report a configuration error.
+    fn query_timers(
+        &self,
+        partition: &str,
+        sk_before: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<TimerEntry>, Error>> + Send {
+        let _ = (partition, sk_before, limit);
+        async { Err(Error::Config("this store has no timers table".into())) }
+    }
+
+    /// Deletes timer items unconditionally (orphans whose state no longer references them).
+    fn delete_timer_items(
+        &self,
+        entries: &[TimerEntry],
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        let _ = entries;
+        async { Err(Error::Config("this store has no timers table".into())) }
+    }
 }
