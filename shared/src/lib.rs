@@ -49,6 +49,9 @@
 //! - [`fold`] — one key's records folded into its state (pure); [`commit`] — the batch
 //!   commit (grouping, reads, concurrent conditional writes, conflicts, throttles).
 //! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`deadletter`] — poison records.
+//! - [`window`] — event-time windows (tumbling, sliding, session), aggregates, allowed
+//!   lateness and the late side output; [`sketch`] — HyperLogLog and a deterministic
+//!   reservoir sample, usable as window aggregates.
 //! - [`sinks`] — idempotent DynamoDB, Kinesis and S3 sinks; [`metrics`] — EMF lines;
 //!   [`retry`] — jittered backoff; [`clock`] — the injected clock;
 //!   [`runtime`] — `run_kinesis`, the only caller of `lambda_runtime::run`.
@@ -81,8 +84,10 @@ pub mod operator;
 pub mod retry;
 pub mod runtime;
 pub mod sinks;
+pub mod sketch;
 pub mod state;
 pub mod store;
+pub mod window;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{Codec, JsonCodec};
@@ -100,3 +105,4 @@ pub use state::{KeyedState, ListState, MapState, ValueState};
 pub use store::{
     CommitResult, FailingRecord, KeyCommit, OutputItem, OutputTable, StateStore, StoredState,
 };
+pub use window::{Aggregate, Assigner, Window, WindowResult, WindowState, Windows};
