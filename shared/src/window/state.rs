@@ -181,6 +181,16 @@ impl<A: Aggregate> Windows<A> {
         window.end.saturating_add(self.allowed_lateness_ms) <= watermark.0
     }
 
+    /// Whether an event at `time` would be late at `watermark` (every window it belongs to
+    /// is past its allowed lateness). For sessions this looks at the event's own
+    /// `[t, t + gap)` only: merging with a live session can still rescue it in `add`.
+    pub fn is_late(&self, time: EventTime, watermark: EventTime) -> bool {
+        self.assigner
+            .assign(time)
+            .into_iter()
+            .all(|w| self.expired(w, watermark))
+    }
+
     /// Adds `input` at event time `time` to the windows held in `lens(state)`, or routes
     /// `event` to the late side output under `partition` when all its windows are past
     /// their allowed lateness. Registers the windows' timers on `ctx`.
