@@ -42,7 +42,8 @@ use crate::ids::{EventTime, SequenceNumber};
 use crate::metrics::BatchMetrics;
 use crate::operator::Operator;
 use crate::retry::backoff;
-use crate::store::{CommitResult, FailingRecord, KeyCommit, StateStore, StoredState};
+use crate::sinks::{KinesisSink, SinkRecord};
+use crate::store::{CommitResult, FailingRecord, KeyCommit, OutputTable, StateStore, StoredState};
 
 /// What a processed batch reports.
 #[derive(Debug, Clone)]
@@ -68,6 +69,7 @@ pub struct Processor<O, S, C> {
     codec: C,
     config: ProcessingConfig,
     clock: Arc<dyn Clock>,
+    publisher: Option<KinesisSink>,
 }
 
 /// One key's share of a batch.
@@ -105,7 +107,43 @@ where
             codec,
             config,
             clock,
+            publisher: None,
         }
+    }
+
+    /// Also publishes every output to a Kinesis stream (`ProcessingConfig::output_stream`),
+    /// under the output's pk as record id. Publishing happens BEFORE the key's commit: a
+    /// publish that succeeds before a failed commit is repeated on re-delivery under the
+    /// same id (consumers dedupe), whereas publishing after the commit could lose outputs
+    /// when the function dies in between — re-delivery skips committed records.
+    #[must_use]
+    pub fn with_publisher(mut self, sink: KinesisSink) -> Self {
+        self.publisher = Some(sink);
+        self
+    }
+
+    async fn publish(&self, commit: &KeyCommit) -> Result<(), Error> {
+        let Some(sink) = &self.publisher else {
+            return Ok(());
+        };
+        let records: Vec<SinkRecord<serde_json::Value>> = commit
+            .outputs
+            .iter()
+            .filter(|out| out.table == OutputTable::Outputs)
+            .map(|out| {
+                let payload = serde_json::from_str(&out.body)
+                    .map_err(|e| Error::Service(format!("output body: {e}")))?;
+                Ok(SinkRecord {
+                    id: out.pk.clone(),
+                    partition_key: out.key.clone(),
+                    payload,
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        sink.send(&records).await
     }
 
     fn item_key(&self, key: &str) -> String {
@@ -360,6 +398,11 @@ where
                 },
                 outputs: folded.outputs,
             };
+            if let Err(e) = self.publish(&commit).await {
+                tracing::warn!(key = %key, error = %e, "publishing outputs failed; batch will be re-delivered from the key");
+                outcome.failed_at = first;
+                return Ok(outcome);
+            }
             match self.write_with_retry(&commit, &mut outcome.metrics).await {
                 Ok(CommitResult::Committed) => {
                     metrics.key_commits = 1;

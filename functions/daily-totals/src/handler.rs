@@ -74,13 +74,30 @@ impl<S: StateStore> DailyTotalsHandler<S> {
 /// Runs daily-totals as a Kinesis-triggered Lambda function.
 pub async fn run<S: StateStore + 'static>(
     handler: DailyTotalsHandler<S>,
+    clock: Arc<dyn Clock>,
 ) -> Result<(), lambda_runtime::Error> {
     let handler = Arc::new(handler);
     Box::pin(lambda_runtime::run(service_fn(
         move |event: LambdaEvent<KinesisEvent>| {
             let handler = Arc::clone(&handler);
+            let clock = Arc::clone(&clock);
             Box::pin(async move {
                 let report = handler.process(&event.payload).await?;
+                let shard = event
+                    .payload
+                    .records
+                    .first()
+                    .and_then(|r| r.event_id.as_deref())
+                    .and_then(shardwise::ShardId::from_event_id)
+                    .map(|s| s.0)
+                    .unwrap_or_default();
+                // EMF lines go to stdout, where CloudWatch Logs picks them up.
+                println!(
+                    "{}",
+                    report
+                        .metrics
+                        .emf_line(crate::OPERATOR_NAME, &shard, clock.now().0)
+                );
                 tracing::info!(
                     records = event.payload.records.len(),
                     failed_from = ?report.first_failure.as_ref().map(ToString::to_string),

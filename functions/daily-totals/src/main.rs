@@ -18,8 +18,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         &processing.state_table,
         processing.output_table.as_deref(),
         &processing.dead_letter_table,
-    );
+    )
+    .with_late_events_table(processing.late_events_table.as_deref());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let handler = DailyTotalsHandler::new(Arc::new(store), &processing, config, clock);
-    daily_totals::run(handler).await
+    let handler = DailyTotalsHandler::new(Arc::new(store), &processing, config, Arc::clone(&clock));
+    daily_totals::run(handler, clock).await
 }

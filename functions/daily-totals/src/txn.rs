@@ -1,13 +1,14 @@
 //! The event daily-totals works on, and the codec that validates records into it.
 //!
-//! Records are validated with `monitoring::validate` (the same typed reasons as every
-//! other function); a refused record is poison and lands in the dead-letter table with
-//! the reason's text. Only the fields the totals need are kept, in a small serde struct
+//! Records are validated with `monitoring::codec::TransactionCodec` (the same typed
+//! reasons as every other function); a refused record is poison and lands in the
+//! dead-letter table with the reason's code and text. Only the fields the totals need are kept, in a small serde struct
 //! (the framework needs a serde event, and it is what a late event's side-output item
 //! carries, so the reconciler can explain each adjustment).
 
 use std::sync::Arc;
 
+use monitoring::codec::TransactionCodec;
 use monitoring::validate::Validator;
 use serde::{Deserialize, Serialize};
 use shardwise::codec::Codec;
@@ -50,30 +51,22 @@ pub fn day_of(ms: i64) -> String {
     text.get(..10).unwrap_or(&text).to_owned()
 }
 
-/// Validates record bytes into [`Txn`]s against the injected clock (the validator
-/// refuses event times too far in the future).
+/// Validates record bytes into [`Txn`]s with the shared
+/// [`TransactionCodec`](monitoring::codec::TransactionCodec) (so every function agrees on
+/// what is malformed and why), then keeps the fields the totals need.
 #[derive(Debug, Clone)]
-pub struct TxnCodec {
-    validator: Validator,
-    clock: Arc<dyn Clock>,
-}
+pub struct TxnCodec(TransactionCodec);
 
 impl TxnCodec {
-    /// A codec with the default validator.
+    /// A codec with the default validator against `clock`.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self {
-            validator: Validator::default(),
-            clock,
-        }
+        Self(TransactionCodec::new(Validator::default(), clock))
     }
 }
 
 impl Codec<Txn> for TxnCodec {
     fn decode(&self, bytes: &[u8]) -> Result<Txn, Error> {
-        let t = self
-            .validator
-            .validate(bytes, self.clock.now().0)
-            .map_err(|reason| Error::InvalidRecord(reason.to_string()))?;
+        let t = self.0.decode(bytes)?;
         Ok(Txn {
             transaction_id: t.transaction_id.as_str().to_owned(),
             account_id: t.account_id.as_str().to_owned(),

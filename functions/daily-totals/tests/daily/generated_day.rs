@@ -174,7 +174,12 @@ fn a_generated_day_matches_ground_truth_to_the_cent_minus_exactly_the_late_side_
     let expected_dead: Vec<(u64, String)> = truth
         .malformed
         .iter()
-        .map(|m| (m.record_index, format!("invalid record: {}", m.reason)))
+        .map(|m| {
+            (
+                m.record_index,
+                format!("invalid record: {}: {}", m.reason.code(), m.reason),
+            )
+        })
         .collect();
     assert_eq!(dead, expected_dead);
     assert_eq!(valid.len() as u64, truth.counts.transactions);
