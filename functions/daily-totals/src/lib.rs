@@ -19,6 +19,15 @@
 //! alternative — product totals inside the merchant's state — would halve the writes but
 //! silently split a product sold by two merchants, so it is not used.
 //!
+//! The three processors share the operator name, hence one watermark document, one
+//! dead letter per malformed record, one late-event item per late record and one
+//! registration with the timer dispatcher (`on_timer` reads the dimension from the key).
+//! They read the watermark concurrently at the start of the batch; a processor whose read
+//! is delayed past another's end-of-batch watermark write (e.g. by throttling retries)
+//! could judge a day-boundary event against a slightly newer watermark than its siblings
+//! (counted in the merchant total but late for the product). Closing that needs the
+//! framework to let one batch read the watermark once for several processors.
+//!
 //! ## ParallelizationFactor must be 1 for this function
 //! The state keys are merchants, products and days, NOT the stream's partition key (the
 //! account). With ParallelizationFactor > 1, Lambda runs several batches of one shard

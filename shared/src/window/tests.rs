@@ -363,3 +363,16 @@ fn an_allowed_late_event_merges_into_a_fired_session_and_fires_the_merge_at_once
     });
     assert_eq!(d.late, vec![2]);
 }
+
+#[test]
+fn early_results_are_not_final_until_the_watermark_passes_the_end() {
+    let windows = Windows::new(Assigner::tumbling(100).unwrap(), (Count::new(), Sum))
+        .with_early_results(true);
+    let mut d = Driver::new(windows);
+    d.event(Ev { id: 0, t: 10, v: 5 });
+    assert_eq!(d.emitted[&Window::new(0, 100)], ((1, 5), false));
+    d.event(Ev { id: 1, t: 20, v: 1 });
+    assert_eq!(d.emitted[&Window::new(0, 100)], ((2, 6), false));
+    d.advance(EventTime(100));
+    assert_eq!(d.emitted[&Window::new(0, 100)], ((2, 6), true));
+}
