@@ -43,8 +43,8 @@ ENVIRONMENT: dict[str, str] = {
 # table logical id -> (hash key, range key or None); every key attribute is a string.
 TABLE_KEYS: dict[str, tuple[str, str | None]] = {
     "StateTable": ("pk", "sk"),
-    "TimersTable": ("bucket", "timer"),
-    "AlertsTable": ("alert_id", None),
+    "TimersTable": ("pk", "sk"),
+    "AlertsTable": ("pk", "sk"),
     "OutputsTable": ("pk", "sk"),
     "DeadLetterTable": ("pk", "sk"),
     "LateEventsTable": ("pk", "sk"),

@@ -38,11 +38,12 @@ use crate::config::{Consistency, ProcessingConfig};
 use crate::deadletter::DeadLetter;
 use crate::error::{Error, RetryClass};
 use crate::fold::{Disposition, KeyFold};
-use crate::ids::SequenceNumber;
+use crate::ids::{EventTime, SequenceNumber};
 use crate::metrics::BatchMetrics;
 use crate::operator::Operator;
 use crate::retry::backoff;
-use crate::store::{CommitResult, FailingRecord, KeyCommit, StateStore, StoredState};
+use crate::sinks::{KinesisSink, SinkRecord};
+use crate::store::{CommitResult, FailingRecord, KeyCommit, OutputTable, StateStore, StoredState};
 
 /// What a processed batch reports.
 #[derive(Debug, Clone)]
@@ -68,6 +69,7 @@ pub struct Processor<O, S, C> {
     codec: C,
     config: ProcessingConfig,
     clock: Arc<dyn Clock>,
+    publisher: Option<KinesisSink>,
 }
 
 /// One key's share of a batch.
@@ -105,7 +107,50 @@ where
             codec,
             config,
             clock,
+            publisher: None,
         }
+    }
+
+    /// Also publishes every output to a Kinesis stream (`ProcessingConfig::output_stream`),
+    /// under a deterministic record id (the pk; pk#sk for keyed outputs). Publishing happens BEFORE the key's commit: a
+    /// publish that succeeds before a failed commit is repeated on re-delivery under the
+    /// same id (consumers dedupe), whereas publishing after the commit could lose outputs
+    /// when the function dies in between — re-delivery skips committed records.
+    #[must_use]
+    pub fn with_publisher(mut self, sink: KinesisSink) -> Self {
+        self.publisher = Some(sink);
+        self
+    }
+
+    async fn publish(&self, commit: &KeyCommit) -> Result<(), Error> {
+        let Some(sink) = &self.publisher else {
+            return Ok(());
+        };
+        let operator = self.operator.name();
+        let records: Vec<SinkRecord<serde_json::Value>> = commit
+            .outputs
+            .iter()
+            .filter(|out| out.table == OutputTable::Outputs)
+            .map(|out| {
+                let payload = serde_json::from_str(&out.body)
+                    .map_err(|e| Error::Service(format!("output body: {e}")))?;
+                // Default placements are unique by pk; keyed ones by pk and sk.
+                let id = if out.sk == operator {
+                    out.pk.clone()
+                } else {
+                    format!("{}#{}", out.pk, out.sk)
+                };
+                Ok(SinkRecord {
+                    id,
+                    partition_key: out.key.clone(),
+                    payload,
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        sink.send(&records).await
     }
 
     fn item_key(&self, key: &str) -> String {
@@ -281,6 +326,7 @@ where
             dedupe: self.exactly_once(),
             max_state_bytes: self.config.max_state_bytes,
             now,
+            watermark: EventTime::MIN,
         };
         let mut conflicts = 0;
         loop {
@@ -357,8 +403,13 @@ where
                     body: folded.body,
                     failing,
                 },
-                outputs: folded.outputs,
+                outputs: last_per_item(folded.outputs),
             };
+            if let Err(e) = self.publish(&commit).await {
+                tracing::warn!(key = %key, error = %e, "publishing outputs failed; batch will be re-delivered from the key");
+                outcome.failed_at = first;
+                return Ok(outcome);
+            }
             match self.write_with_retry(&commit, &mut outcome.metrics).await {
                 Ok(CommitResult::Committed) => {
                     metrics.key_commits = 1;
@@ -419,4 +470,23 @@ impl<O: Operator, S, C> Processor<O, S, C> {
     pub fn operator_name(&self) -> &str {
         self.operator.name()
     }
+}
+
+/// Keeps the last of several outputs to the same item (a keyed output updated by later
+/// records of the batch): a transaction may not touch one item twice, and only the final
+/// value matters. Order is otherwise kept.
+fn last_per_item(outputs: Vec<crate::store::OutputItem>) -> Vec<crate::store::OutputItem> {
+    let mut last: HashMap<(OutputTable, &str, &str), usize> = HashMap::new();
+    for (i, out) in outputs.iter().enumerate() {
+        last.insert((out.table, &out.pk, &out.sk), i);
+    }
+    if last.len() == outputs.len() {
+        return outputs;
+    }
+    let keep: std::collections::HashSet<usize> = last.into_values().collect();
+    outputs
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, out)| keep.contains(&i).then_some(out))
+        .collect()
 }

@@ -8,12 +8,18 @@ use crate::error::Error;
 
 /// Env var: `exactly_once` (default) or `at_least_once`.
 pub const ENV_CONSISTENCY: &str = "SHARDWISE_CONSISTENCY";
+// Table and stream names use the variables `infra/template.yaml` sets for every function
+// (its Globals), so a function needs no per-framework configuration.
 /// Env var: the state table name (required).
-pub const ENV_STATE_TABLE: &str = "SHARDWISE_STATE_TABLE";
+pub const ENV_STATE_TABLE: &str = "STATE_TABLE";
 /// Env var: the outputs table name (optional; operators that emit need it).
-pub const ENV_OUTPUT_TABLE: &str = "SHARDWISE_OUTPUT_TABLE";
+pub const ENV_OUTPUT_TABLE: &str = "OUTPUTS_TABLE";
 /// Env var: the dead-letter table name (required).
-pub const ENV_DEAD_LETTER_TABLE: &str = "SHARDWISE_DEAD_LETTER_TABLE";
+pub const ENV_DEAD_LETTER_TABLE: &str = "DEAD_LETTER_TABLE";
+/// Env var: the timers table name (optional; operators that set timers need it).
+pub const ENV_TIMERS_TABLE: &str = "TIMERS_TABLE";
+/// Env var: the late-events table name (optional; operators that route late events need it).
+pub const ENV_LATE_EVENTS_TABLE: &str = "LATE_EVENTS_TABLE";
 /// Env var: how many key commits run concurrently.
 pub const ENV_COMMIT_CONCURRENCY: &str = "SHARDWISE_COMMIT_CONCURRENCY";
 /// Env var: attempts per DynamoDB call on throttling before giving up on the key.
@@ -61,11 +67,19 @@ impl Consistency {
 pub struct ProcessingConfig {
     /// Delivery guarantee.
     pub consistency: Consistency,
-    /// State table (partition key `pk`, string).
+    /// State table (key `pk` + `sk`, strings, like every Shardwise table).
     pub state_table: String,
-    /// Outputs table (partition key `pk`, string); `None` if the operator never emits.
+    /// Outputs table; `None` if the operator never emits. A function may point it at
+    /// another table (fraud-detector: the alerts table).
     pub output_table: Option<String>,
-    /// Dead-letter table (partition key `pk`, string).
+    /// Kinesis stream every committed output is also published to (deterministic record
+    /// ids, at-least-once: consumers dedupe on the id); `None` for none.
+    pub output_stream: Option<String>,
+    /// Timers table; `None` if the operator sets no timers.
+    pub timers_table: Option<String>,
+    /// Late-events table (`Context::emit_late`); `None` if the operator routes none.
+    pub late_events_table: Option<String>,
+    /// Dead-letter table.
     pub dead_letter_table: String,
     /// Key commits in flight at once.
     pub commit_concurrency: usize,
@@ -88,6 +102,9 @@ impl ProcessingConfig {
             consistency: Consistency::ExactlyOnce,
             state_table: state_table.to_owned(),
             output_table: None,
+            output_stream: None,
+            timers_table: None,
+            late_events_table: None,
             dead_letter_table: dead_letter_table.to_owned(),
             commit_concurrency: 32,
             max_throttle_retries: 8,
@@ -114,7 +131,10 @@ impl ProcessingConfig {
             &required(ENV_STATE_TABLE)?,
             &required(ENV_DEAD_LETTER_TABLE)?,
         );
-        config.output_table = lookup(ENV_OUTPUT_TABLE).filter(|v| !v.is_empty());
+        let optional = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        config.output_table = optional(ENV_OUTPUT_TABLE);
+        config.timers_table = optional(ENV_TIMERS_TABLE);
+        config.late_events_table = optional(ENV_LATE_EVENTS_TABLE);
         if let Some(text) = lookup(ENV_CONSISTENCY) {
             config.consistency = Consistency::parse(&text)?;
         }

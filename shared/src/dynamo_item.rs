@@ -1,7 +1,8 @@
 //! The state item's DynamoDB layout: attribute names, and encoding a commit / decoding an
 //! item. Kept apart from the store's request logic so the layout is in one place.
 //!
-//! `pk` = `operator#key`, `version` (N), `hwm` (M: shard id → S, the sequence number
+//! `pk` = `operator#key`, `sk` = `state` (every Shardwise table is keyed `pk` + `sk`, so
+//! state, watermarks and outputs can share a table), `version` (N), `hwm` (M: shard id → S, the sequence number
 //! zero-padded to 129 digits, because sequence numbers exceed DynamoDB's 38-digit N),
 //! `state` (S, the operator state as JSON), `failing` (M or NULL: the record the key is
 //! stuck on), `updated_at` (N, epoch ms).
@@ -14,8 +15,14 @@ use crate::error::Error;
 use crate::ids::{SequenceNumber, ShardId};
 use crate::store::{FailingRecord, KeyCommit, StoredState};
 
-/// State attribute: partition key.
+/// Partition key attribute of every Shardwise table.
 pub const ATTR_PK: &str = "pk";
+/// Sort key attribute of every Shardwise table.
+pub const ATTR_SK: &str = "sk";
+/// The sort key of a key's state item.
+pub const STATE_SK: &str = "state";
+/// Output attribute: the operator that produced the output.
+pub const ATTR_OUT_OPERATOR: &str = "operator";
 /// State attribute: optimistic-concurrency version.
 pub const ATTR_VERSION: &str = "version";
 /// State attribute: per-shard high-water marks.
@@ -136,6 +143,45 @@ pub(crate) fn decode_item(
     ))
 }
 
+/// The primary key of a state item.
+pub fn state_key(item_key: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (ATTR_PK.to_owned(), AttributeValue::S(item_key.to_owned())),
+        (ATTR_SK.to_owned(), AttributeValue::S(STATE_SK.to_owned())),
+    ])
+}
+
+/// The attributes copied from an output's JSON object onto its item, so that indexes and
+/// queries can use them (the alerts table's `by-day` index on `day` and `event_time`):
+/// top-level strings, numbers and booleans whose names are not reserved. The whole output
+/// stays in `body`.
+pub fn flattened_fields(body: &str) -> Vec<(String, AttributeValue)> {
+    const RESERVED: [&str; 5] = [
+        ATTR_PK,
+        ATTR_SK,
+        ATTR_OUT_OPERATOR,
+        ATTR_OUT_KEY,
+        ATTR_OUT_BODY,
+    ];
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(body)
+    else {
+        return Vec::new();
+    };
+    fields
+        .into_iter()
+        .filter(|(name, _)| !RESERVED.contains(&name.as_str()))
+        .filter_map(|(name, value)| {
+            let attr = match value {
+                serde_json::Value::String(s) => AttributeValue::S(s),
+                serde_json::Value::Number(n) => AttributeValue::N(n.to_string()),
+                serde_json::Value::Bool(b) => AttributeValue::Bool(b),
+                _ => return None,
+            };
+            Some((name, attr))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +231,16 @@ mod tests {
         let (pk, state) = decode_item(&item).unwrap();
         assert_eq!(pk, "op#k");
         assert_eq!(state, commit.state);
+    }
+
+    #[test]
+    fn top_level_scalar_fields_of_an_output_become_attributes_but_reserved_names_do_not() {
+        let fields = flattened_fields(
+            r#"{"day":"2026-11-21","score":0.93,"final":true,"pk":"x","nested":{"a":1},"list":[1]}"#,
+        );
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["day", "final", "score"]);
+        assert_eq!(fields[2].1, AttributeValue::N("0.93".into()));
+        assert!(flattened_fields("[1,2]").is_empty());
     }
 }

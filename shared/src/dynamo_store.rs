@@ -20,12 +20,13 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::deadletter::{self, DeadLetter};
 use crate::dynamo_item::{
-    ATTR_FAILING, ATTR_HWM, ATTR_OUT_BODY, ATTR_OUT_KEY, ATTR_PK, ATTR_STATE, ATTR_UPDATED_AT,
-    ATTR_VERSION, attribute_values, decode_item,
+    ATTR_FAILING, ATTR_HWM, ATTR_OUT_BODY, ATTR_OUT_KEY, ATTR_OUT_OPERATOR, ATTR_PK, ATTR_SK,
+    ATTR_STATE, ATTR_UPDATED_AT, ATTR_VERSION, attribute_values, decode_item, flattened_fields,
+    state_key,
 };
 use crate::error::Error;
 use crate::retry::backoff;
-use crate::store::{CommitResult, KeyCommit, StateStore, StoredState};
+use crate::store::{CommitResult, KeyCommit, OutputItem, OutputTable, StateStore, StoredState};
 
 /// BatchGetItem's per-call key limit.
 const BATCH_GET_LIMIT: usize = 100;
@@ -53,6 +54,7 @@ pub struct DynamoStateStore {
     client: Client,
     state_table: String,
     output_table: Option<String>,
+    late_events_table: Option<String>,
     dead_letter_table: String,
     stats: Arc<StoreStats>,
 }
@@ -69,9 +71,30 @@ impl DynamoStateStore {
             client,
             state_table: state_table.to_owned(),
             output_table: output_table.map(str::to_owned),
+            late_events_table: None,
             dead_letter_table: dead_letter_table.to_owned(),
             stats: Arc::default(),
         }
+    }
+
+    /// Routes late events (`Context::emit_late`) to `table`.
+    #[must_use]
+    pub fn with_late_events_table(mut self, table: Option<&str>) -> Self {
+        self.late_events_table = table.map(str::to_owned);
+        self
+    }
+
+    /// The table an output goes to.
+    fn table_of(&self, out: &OutputItem) -> Result<&str, Error> {
+        let (table, what) = match out.table {
+            OutputTable::Outputs => (&self.output_table, "outputs (OUTPUTS_TABLE)"),
+            OutputTable::LateEvents => (&self.late_events_table, "late events (LATE_EVENTS_TABLE)"),
+        };
+        table.as_deref().ok_or_else(|| {
+            Error::Config(format!(
+                "the operator emitted {what} but no table is configured"
+            ))
+        })
     }
 
     /// Request counters.
@@ -79,20 +102,25 @@ impl DynamoStateStore {
         Arc::clone(&self.stats)
     }
 
-    fn output_put(&self, table: &str, out: &crate::store::OutputItem) -> Result<Put, Error> {
-        Put::builder()
-            .table_name(table)
-            .item(ATTR_PK, AttributeValue::S(out.id.clone()))
+    fn output_put(&self, commit: &KeyCommit, out: &OutputItem) -> Result<Put, Error> {
+        let operator = commit.item_key.split('#').next().unwrap_or_default();
+        let mut put = Put::builder()
+            .table_name(self.table_of(out)?)
+            .item(ATTR_PK, AttributeValue::S(out.pk.clone()))
+            .item(ATTR_SK, AttributeValue::S(out.sk.clone()))
+            .item(ATTR_OUT_OPERATOR, AttributeValue::S(operator.to_owned()))
             .item(ATTR_OUT_KEY, AttributeValue::S(out.key.clone()))
-            .item(ATTR_OUT_BODY, AttributeValue::S(out.body.clone()))
-            .build()
-            .map_err(|e| Error::Service(e.to_string()))
+            .item(ATTR_OUT_BODY, AttributeValue::S(out.body.clone()));
+        for (name, value) in flattened_fields(&out.body) {
+            put = put.item(name, value);
+        }
+        put.build().map_err(|e| Error::Service(e.to_string()))
     }
 
     fn state_update(&self, commit: &KeyCommit) -> Result<Update, Error> {
         let mut update = Update::builder()
             .table_name(&self.state_table)
-            .key(ATTR_PK, AttributeValue::S(commit.item_key.clone()))
+            .set_key(Some(state_key(&commit.item_key)))
             .update_expression(
                 "SET #st = :st, #ver = :ver, #hwm = :hwm, #upd = :upd, #fail = :fail",
             )
@@ -141,15 +169,15 @@ impl DynamoStateStore {
         }
     }
 
-    async fn transaction(&self, commit: &KeyCommit, table: &str) -> Result<CommitResult, Error> {
+    async fn transaction(&self, commit: &KeyCommit) -> Result<CommitResult, Error> {
         // Outputs that do not fit next to the update go first, idempotently.
         let inline = TRANSACT_LIMIT - 1;
         for out in commit.outputs.iter().skip(inline) {
-            let put = self.output_put(table, out)?;
+            let put = self.output_put(commit, out)?;
             self.stats.writes.fetch_add(1, Ordering::Relaxed);
             self.client
                 .put_item()
-                .table_name(table)
+                .table_name(put.table_name())
                 .set_item(Some(put.item().clone()))
                 .send()
                 .await
@@ -163,7 +191,7 @@ impl DynamoStateStore {
         for out in commit.outputs.iter().take(inline) {
             items.push(
                 TransactWriteItem::builder()
-                    .put(self.output_put(table, out)?)
+                    .put(self.output_put(commit, out)?)
                     .build(),
             );
         }
@@ -211,10 +239,8 @@ impl DynamoStateStore {
         chunk: &[String],
         consistent: bool,
     ) -> Result<Vec<(String, StoredState)>, Error> {
-        let keys: Vec<HashMap<String, AttributeValue>> = chunk
-            .iter()
-            .map(|k| HashMap::from([(ATTR_PK.to_owned(), AttributeValue::S(k.clone()))]))
-            .collect();
+        let keys: Vec<HashMap<String, AttributeValue>> =
+            chunk.iter().map(|k| state_key(k)).collect();
         let mut pending = Some(
             KeysAndAttributes::builder()
                 .set_keys(Some(keys))
@@ -312,12 +338,10 @@ impl StateStore for DynamoStateStore {
     }
 
     async fn commit(&self, commit: &KeyCommit) -> Result<CommitResult, Error> {
-        match (&self.output_table, commit.outputs.is_empty()) {
-            (_, true) => self.single_update(commit).await,
-            (Some(table), false) => self.transaction(commit, &table.clone()).await,
-            (None, false) => Err(Error::Config(
-                "the operator emitted outputs but no output table is configured".into(),
-            )),
+        if commit.outputs.is_empty() {
+            self.single_update(commit).await
+        } else {
+            self.transaction(commit).await
         }
     }
 
@@ -327,6 +351,7 @@ impl StateStore for DynamoStateStore {
             .put_item()
             .table_name(&self.dead_letter_table)
             .item(deadletter::ATTR_DL_PK, AttributeValue::S(letter.id()))
+            .item(ATTR_SK, AttributeValue::S(letter.operator.clone()))
             .item(
                 deadletter::ATTR_DL_OPERATOR,
                 AttributeValue::S(letter.operator.clone()),

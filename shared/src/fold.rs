@@ -15,9 +15,9 @@ use crate::batch::BatchRecord;
 use crate::codec::Codec;
 use crate::error::{Error, RetryClass};
 use crate::ids::{EventTime, SequenceNumber, ShardId};
-use crate::operator::{Context, Operator};
+use crate::operator::{Context, Effects, Operator, Placement, TimerChange};
 use crate::state::KeyedState;
-use crate::store::{OutputItem, StoredState};
+use crate::store::{OutputItem, OutputTable, StoredState};
 
 /// What the fold must do with a record it already saw fail.
 #[derive(Debug, Clone)]
@@ -36,8 +36,10 @@ pub struct Folded {
     pub body: String,
     /// The new high-water marks.
     pub high_water: BTreeMap<ShardId, SequenceNumber>,
-    /// Outputs, with deterministic ids.
+    /// Outputs and late events, with deterministic keys.
     pub outputs: Vec<OutputItem>,
+    /// Timer registrations and deletions, in call order.
+    pub timers: Vec<TimerChange>,
     /// Records applied.
     pub applied: u64,
     /// Records skipped as duplicates.
@@ -63,6 +65,8 @@ pub struct KeyFold<'a> {
     pub max_state_bytes: usize,
     /// Processing time.
     pub now: EventTime,
+    /// The operator's watermark at the start of the batch.
+    pub watermark: EventTime,
 }
 
 impl KeyFold<'_> {
@@ -89,7 +93,8 @@ impl KeyFold<'_> {
         };
         state.expire(self.now);
         let mut high_water = stored.map(|s| s.high_water.clone()).unwrap_or_default();
-        let (mut outputs, mut applied, mut duplicates, mut changed) = (Vec::new(), 0, 0, false);
+        let (mut outputs, mut timers) = (Vec::new(), Vec::new());
+        let (mut applied, mut duplicates, mut changed) = (0, 0, false);
         for (i, &pos) in self.positions.iter().enumerate() {
             let Some(record) = self.records.get(pos) else {
                 continue;
@@ -111,20 +116,17 @@ impl KeyFold<'_> {
                         Some(event) => event,
                         None => codec.decode(&record.data).map_err(|e| (pos, e))?,
                     };
-                    let mut emitted = Vec::new();
-                    let mut ctx = Context::new(&mut state, &mut emitted, Some(meta), self.now);
+                    let mut effects = Effects::default();
+                    let mut ctx = Context::new(&mut state, &mut effects, Some(meta), self.now)
+                        .with_watermark(self.watermark);
                     operator
                         .on_event(self.key, event, &mut ctx)
                         .map_err(|e| (pos, e))?;
-                    for (n, out) in emitted.iter().enumerate() {
-                        let body = serde_json::to_string(out)
-                            .map_err(|e| (pos, Error::InvalidRecord(format!("output: {e}"))))?;
-                        outputs.push(OutputItem {
-                            id: output_id(self.operator_name, &meta.shard, &meta.sequence, n),
-                            key: self.key.to_owned(),
-                            body,
-                        });
-                    }
+                    let origin = format!("{}#{}", meta.shard, meta.sequence.padded());
+                    collect_effects(self.operator_name, self.key, &origin, effects, &mut outputs)
+                        .map_err(|e| (pos, e))?
+                        .into_iter()
+                        .for_each(|change| timers.push(change));
                     applied += 1;
                     if checked {
                         self.check_size(&state).map_err(|e| (pos, e))?;
@@ -150,6 +152,7 @@ impl KeyFold<'_> {
             body,
             high_water,
             outputs,
+            timers,
             applied,
             duplicates,
             changed,
@@ -200,4 +203,42 @@ impl KeyFold<'_> {
 /// The deterministic id of the `n`-th output of a record.
 pub fn output_id(operator: &str, shard: &ShardId, sequence: &SequenceNumber, n: usize) -> String {
     format!("{operator}#{shard}#{}#{n}", sequence.padded())
+}
+
+/// Turns a callback's effects into output items (appended to `outputs`) and returns its
+/// timer changes. `origin` names what triggered the callback (`<shard>#<padded sequence>`
+/// for a record, `timer#<domain>#<time>` for a timer): default output ids and late-event
+/// sort keys derive from it, so a replay produces the same items.
+pub fn collect_effects<O: serde::Serialize>(
+    operator: &str,
+    key: &str,
+    origin: &str,
+    effects: Effects<O>,
+    outputs: &mut Vec<OutputItem>,
+) -> Result<Vec<TimerChange>, Error> {
+    for (n, (placement, out)) in effects.outputs.into_iter().enumerate() {
+        let body = serde_json::to_string(&out)
+            .map_err(|e| Error::InvalidRecord(format!("output: {e}")))?;
+        let (pk, sk) = match placement {
+            Placement::Default => (format!("{operator}#{origin}#{n}"), operator.to_owned()),
+            Placement::Keyed { pk, sk } => (pk, sk),
+        };
+        outputs.push(OutputItem {
+            table: OutputTable::Outputs,
+            pk,
+            sk,
+            key: key.to_owned(),
+            body,
+        });
+    }
+    for (n, late) in effects.late.into_iter().enumerate() {
+        outputs.push(OutputItem {
+            table: OutputTable::LateEvents,
+            pk: format!("{operator}#{}", late.partition),
+            sk: format!("{origin}#{n}"),
+            key: key.to_owned(),
+            body: late.body,
+        });
+    }
+    Ok(effects.timers)
 }

@@ -105,6 +105,11 @@ pub struct PartitionKey(pub String);
 pub struct EventTime(pub i64);
 
 impl EventTime {
+    /// Before every real time (the watermark before any event was seen).
+    pub const MIN: Self = Self(i64::MIN);
+    /// After every real time (the watermark at the end of a bounded input).
+    pub const MAX: Self = Self(i64::MAX);
+
     /// Epoch seconds (DynamoDB's TTL unit), rounded down.
     pub fn epoch_seconds(self) -> i64 {
         self.0.div_euclid(1000)

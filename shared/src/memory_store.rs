@@ -7,15 +7,17 @@ use std::sync::Mutex;
 
 use crate::deadletter::DeadLetter;
 use crate::error::Error;
-use crate::store::{CommitResult, KeyCommit, StateStore, StoredState};
+use crate::store::{CommitResult, KeyCommit, OutputTable, StateStore, StoredState};
 
 /// Everything a [`MemoryStateStore`] holds.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryTables {
     /// State items by item key.
     pub states: BTreeMap<String, StoredState>,
-    /// Outputs by id (body).
+    /// Outputs by pk (body); keyed outputs (a non-default sk) by `pk|sk`.
     pub outputs: BTreeMap<String, String>,
+    /// Late events by `pk|sk` (body).
+    pub late_events: BTreeMap<String, String>,
     /// Dead letters by id.
     pub dead_letters: BTreeMap<String, DeadLetter>,
     /// Commits applied (writes that reached the "table").
@@ -63,8 +65,20 @@ impl StateStore for MemoryStateStore {
         tables
             .states
             .insert(commit.item_key.clone(), commit.state.clone());
+        // Default placements use the operator's name (the item key's prefix) as sk.
+        let operator = commit.item_key.split('#').next().unwrap_or_default();
         for out in &commit.outputs {
-            tables.outputs.insert(out.id.clone(), out.body.clone());
+            match out.table {
+                OutputTable::Outputs if out.sk == operator => {
+                    tables.outputs.insert(out.pk.clone(), out.body.clone())
+                }
+                OutputTable::Outputs => tables
+                    .outputs
+                    .insert(format!("{}|{}", out.pk, out.sk), out.body.clone()),
+                OutputTable::LateEvents => tables
+                    .late_events
+                    .insert(format!("{}|{}", out.pk, out.sk), out.body.clone()),
+            };
         }
         tables.commits += 1;
         Ok(CommitResult::Committed)

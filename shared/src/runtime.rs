@@ -1,5 +1,5 @@
-//! Runtime glue: `run_kinesis` is the only code in the workspace that calls
-//! `lambda_runtime::run`. A function's `main` builds its operator and calls it.
+//! Runtime glue: `run_kinesis` / `run_kinesis_with` are the only code in the workspace
+//! that call `lambda_runtime::run` for stream functions. A function's `main` builds its operator and calls it.
 
 use std::sync::Arc;
 
@@ -8,12 +8,13 @@ use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 use crate::clock::{Clock, SystemClock};
-use crate::codec::JsonCodec;
+use crate::codec::{Codec, JsonCodec};
 use crate::commit::Processor;
 use crate::config::ProcessingConfig;
 use crate::dynamo_store::DynamoStateStore;
 use crate::error::Error;
 use crate::operator::Operator;
+use crate::sinks::KinesisSink;
 
 /// Initializes JSON tracing logs (level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`).
 pub fn init_tracing() {
@@ -30,8 +31,22 @@ pub fn init_tracing() {
 
 /// Runs `operator` as a Kinesis-triggered Lambda function with JSON records, the
 /// DynamoDB state store built from the standard AWS environment, and the system clock.
-pub async fn run_kinesis<O: Operator>(
+pub async fn run_kinesis<O>(
     operator: O,
+    config: ProcessingConfig,
+) -> Result<(), lambda_runtime::Error>
+where
+    O: Operator,
+    O::Event: serde::de::DeserializeOwned,
+{
+    run_kinesis_with(operator, JsonCodec::default(), config).await
+}
+
+/// [`run_kinesis`] with a codec of the operator's choice (e.g. one that validates and
+/// names the reason a record is malformed).
+pub async fn run_kinesis_with<O: Operator, C: Codec<O::Event>>(
+    operator: O,
+    codec: C,
     config: ProcessingConfig,
 ) -> Result<(), lambda_runtime::Error> {
     init_tracing();
@@ -41,15 +56,24 @@ pub async fn run_kinesis<O: Operator>(
         &config.state_table,
         config.output_table.as_deref(),
         &config.dead_letter_table,
-    );
+    )
+    .with_late_events_table(config.late_events_table.as_deref());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let processor = Arc::new(Processor::new(
+    let publisher = config
+        .output_stream
+        .as_deref()
+        .map(|stream| KinesisSink::new(aws_sdk_kinesis::Client::new(&sdk), stream));
+    let mut processor = Processor::new(
         Arc::new(operator),
         Arc::new(store),
-        JsonCodec::default(),
+        codec,
         config,
         Arc::clone(&clock),
-    ));
+    );
+    if let Some(sink) = publisher {
+        processor = processor.with_publisher(sink);
+    }
+    let processor = Arc::new(processor);
     let operator_name = processor.operator_name().to_owned();
     // Boxed: the runtime's future type is deep enough to overflow the compiler's query
     // depth limit in a user's `main` otherwise.
@@ -64,8 +88,8 @@ pub async fn run_kinesis<O: Operator>(
     .await
 }
 
-async fn handle<O: Operator>(
-    processor: &Processor<O, DynamoStateStore, JsonCodec<O::Event>>,
+async fn handle<O: Operator, C: Codec<O::Event>>(
+    processor: &Processor<O, DynamoStateStore, C>,
     operator_name: &str,
     clock: &dyn Clock,
     event: LambdaEvent<KinesisEvent>,

@@ -18,9 +18,12 @@ use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use serde::{Deserialize, Serialize};
 
-use crate::dynamo_item::ATTR_PK;
+use crate::dynamo_item::{ATTR_PK, ATTR_SK};
 use crate::error::Error;
 use crate::retry::backoff;
+
+/// The sort key of sink items that do not bring their own.
+const DEFAULT_SK: &str = "item";
 
 /// PutRecords' per-call record limit.
 const PUT_RECORDS_LIMIT: usize = 500;
@@ -42,7 +45,8 @@ pub struct DynamoTableSink {
 }
 
 impl DynamoTableSink {
-    /// A sink writing to `table` (partition key `pk`).
+    /// A sink writing to `table` (key `pk` + `sk`; the id is the pk, `sk` is `item`'s own
+    /// or `"item"`).
     pub fn new(client: aws_sdk_dynamodb::Client, table: &str) -> Self {
         Self {
             client,
@@ -57,6 +61,8 @@ impl DynamoTableSink {
         mut item: HashMap<String, AttributeValue>,
     ) -> Result<bool, Error> {
         item.insert(ATTR_PK.to_owned(), AttributeValue::S(id.to_owned()));
+        item.entry(ATTR_SK.to_owned())
+            .or_insert_with(|| AttributeValue::S(DEFAULT_SK.to_owned()));
         let result = self
             .client
             .put_item()

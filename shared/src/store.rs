@@ -37,12 +37,25 @@ pub struct FailingRecord {
     pub attempts: u32,
 }
 
+/// Which table an output goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputTable {
+    /// The operator's outputs table (`OUTPUTS_TABLE`, or e.g. the alerts table).
+    Outputs,
+    /// The late-events side output (`LATE_EVENTS_TABLE`).
+    LateEvents,
+}
+
 /// An output committed with a key's state change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutputItem {
-    /// Deterministic id: the same record always produces the same id, so a re-delivered
-    /// record overwrites rather than duplicates.
-    pub id: String,
+    /// Its table.
+    pub table: OutputTable,
+    /// Deterministic partition key: the same record always produces the same key, so a
+    /// re-delivered record overwrites rather than duplicates.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
     /// The state key that produced it.
     pub key: String,
     /// The output, encoded (JSON).

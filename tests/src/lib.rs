@@ -133,6 +133,63 @@ impl TestEnv {
         aws_sdk_dynamodb::Client::new(&self.sdk_config)
     }
 
+    /// Creates an on-demand table keyed like every Shardwise table: `pk` (S, hash) + `sk`
+    /// (S, range). Retries throttled attempts (the emulator's fault knob throttles setup
+    /// calls too).
+    pub async fn create_keyed_table(
+        &self,
+        name: &str,
+    ) -> Result<
+        (),
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::create_table::CreateTableError,
+        >,
+    > {
+        use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute name and type are set")
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .expect("attribute name and key type are set")
+        };
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .dynamodb()
+                .create_table()
+                .table_name(name)
+                .attribute_definitions(attr("pk"))
+                .attribute_definitions(attr("sk"))
+                .key_schema(key("pk", KeyType::Hash))
+                .key_schema(key("sk", KeyType::Range))
+                .billing_mode(BillingMode::PayPerRequest)
+                .send()
+                .await;
+            match result {
+                Err(e)
+                    if attempt < 20
+                        && e.code()
+                            .is_some_and(|c| c.contains("Throttl") || c.contains("Throughput")) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                other => return other.map(|_| ()),
+            }
+        }
+    }
+
     /// A resource name unique to this test run (streams, buckets and tables share one
     /// external endpoint when the suite runs against moto).
     pub fn unique_name(&self, prefix: &str) -> String {

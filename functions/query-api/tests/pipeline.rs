@@ -420,7 +420,11 @@ async fn archived_day_reconciles_to_the_cent_and_query_api_switches_source() {
                 AttributeValue::S(format!("daily-totals#{DAY}")),
             ),
             ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
-            ("body".to_owned(), AttributeValue::S(missing.to_string())),
+            // The side output's envelope, as `Context::emit_late` writes it.
+            (
+                "body".to_owned(),
+                AttributeValue::S(json!({"reason": "late", "event": missing}).to_string()),
+            ),
             (
                 "reason".to_owned(),
                 AttributeValue::S("beyond allowed lateness".into()),

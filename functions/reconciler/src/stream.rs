@@ -6,7 +6,9 @@
 //! items, which are skipped by sort-key prefix. Each item's `body` is the operator's
 //! output JSON; its top-level fields are also copied as attributes, which are the
 //! fallback when `body` is absent. Late events are the LATE_EVENTS_TABLE items of pk =
-//! `daily-totals#<day>` whose `body` is the transaction's JSON; they are de-duplicated by
+//! `daily-totals#<day>` whose `body` is `{"reason", "event"}` (`Context::emit_late`) with
+//! the event's `transaction_id`, `merchant_id`, `product_id`, `amount_minor` and
+//! `currency` (a flat body with those fields is read too); they are de-duplicated by
 //! transaction id (a re-delivered batch re-emits the same event). Every read pages
 //! through `LastEvaluatedKey` with the SDK's paginator.
 
@@ -50,9 +52,30 @@ struct TotalBody {
     count: u64,
 }
 
-/// The fields of a late transaction that totals need.
+/// A late-event item's body: the side output's envelope, or the bare event.
 #[derive(Debug, Deserialize)]
-struct LateBody {
+#[serde(untagged)]
+enum LateBody {
+    /// `{"reason": "...", "event": {...}}`, as `Context::emit_late` writes it.
+    Envelope {
+        /// The late event.
+        event: LateEvent,
+    },
+    /// The event itself.
+    Bare(LateEvent),
+}
+
+impl LateBody {
+    fn into_event(self) -> LateEvent {
+        match self {
+            Self::Envelope { event } | Self::Bare(event) => event,
+        }
+    }
+}
+
+/// The fields of a late transaction that totals need (others are ignored).
+#[derive(Debug, Deserialize)]
+struct LateEvent {
     transaction_id: String,
     merchant_id: String,
     product_id: String,
@@ -159,6 +182,7 @@ pub async fn read_late_totals(
             tracing::warn!(sk = ?s(item, ATTR_SK), "unreadable late event");
             continue;
         };
+        let late = late.into_event();
         if !seen.insert(late.transaction_id.clone()) {
             continue;
         }
@@ -247,6 +271,17 @@ mod tests {
             ("count", AttributeValue::N("1".into())),
         ]);
         assert_eq!(total_from_item(&i).unwrap().1.revenue_minor, -5);
+    }
+
+    #[test]
+    fn late_bodies_are_read_in_the_side_output_envelope_and_bare() {
+        let event = r#"{"transaction_id":"t1","account_id":"a","merchant_id":"m-1","product_id":"p-1","amount_minor":250,"currency":"EUR","event_time_ms":5}"#;
+        let envelope = format!(r#"{{"reason":"late: past window end","event":{event}}}"#);
+        for body in [envelope.as_str(), event] {
+            let late = serde_json::from_str::<LateBody>(body).unwrap().into_event();
+            assert_eq!((late.merchant_id.as_str(), late.amount_minor), ("m-1", 250));
+        }
+        assert!(serde_json::from_str::<LateBody>(r#"{"reason":"x"}"#).is_err());
     }
 
     #[test]

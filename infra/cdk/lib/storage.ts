@@ -79,7 +79,7 @@ export function declareStorage(stack: Stack, params: StackParameters): Storage {
     params.shardCount.valueAsNumber, params.streamRetentionHours.valueAsNumber);
   const alertsStream = stream(stack, 'AlertsStream', 'alerts', 1, 24);
 
-  const alertsTable = table(stack, 'AlertsTable', 'alerts', 'alert_id');
+  const alertsTable = table(stack, 'AlertsTable', 'alerts', 'pk', 'sk');
   alertsTable.addGlobalSecondaryIndex({
     indexName: ALERTS_BY_DAY_INDEX,
     partitionKey: { name: 'day', type: dynamodb.AttributeType.STRING },
@@ -115,7 +115,7 @@ export function declareStorage(stack: Stack, params: StackParameters): Storage {
     transactionsStream,
     alertsStream,
     stateTable: table(stack, 'StateTable', 'state', 'pk', 'sk'),
-    timersTable: table(stack, 'TimersTable', 'timers', 'bucket', 'timer'),
+    timersTable: table(stack, 'TimersTable', 'timers', 'pk', 'sk'),
     alertsTable,
     outputsTable: table(stack, 'OutputsTable', 'outputs', 'pk', 'sk'),
     deadLetterTable: table(stack, 'DeadLetterTable', 'dead-letters', 'pk', 'sk'),

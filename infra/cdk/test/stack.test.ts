@@ -85,8 +85,8 @@ test('tables are on-demand, point-in-time recoverable, encrypted, TTL on ttl, an
     TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
   });
   template.allResources('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
-  template.hasResourceProperties('AWS::DynamoDB::Table', {
-    KeySchema: [{ AttributeName: 'bucket', KeyType: 'HASH' }, { AttributeName: 'timer', KeyType: 'RANGE' }],
+  template.allResourcesProperties('AWS::DynamoDB::Table', {
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
   });
 });
 

@@ -141,6 +141,11 @@ impl<S: StateStore> StateStore for Metered<S> {
 }
 
 async fn create_table(env: &TestEnv, name: &str) -> anyhow::Result<()> {
+    Ok(env.create_keyed_table(name).await?)
+}
+
+/// The Powertools-style baseline's idempotency and state tables, keyed by `pk` only.
+async fn create_pk_table(env: &TestEnv, name: &str) -> anyhow::Result<()> {
     env.dynamodb()
         .create_table()
         .table_name(name)
@@ -288,8 +293,8 @@ async fn run_baseline(
         env.unique_name("bench-idem"),
         env.unique_name("bench-pstate"),
     );
-    create_table(env, &idem).await?;
-    create_table(env, &state).await?;
+    create_pk_table(env, &idem).await?;
+    create_pk_table(env, &state).await?;
     let ddb = env.dynamodb();
     let writes = Arc::new(AtomicU64::new(0));
     let started = Instant::now();

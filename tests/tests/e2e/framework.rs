@@ -17,14 +17,12 @@ mod faults;
 mod fixture;
 mod kinesis_source;
 mod outputs;
+mod routing;
 mod sinks;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use shardwise::{
@@ -60,43 +58,13 @@ async fn oracle_env() -> TestEnv {
 /// Creates the tables, or `None` when the endpoint has no DynamoDB yet (the emulator
 /// before its DynamoDB issue lands).
 async fn create_tables(env: &TestEnv) -> Option<Tables> {
-    let ddb = env.dynamodb();
     let tables = Tables {
         state: env.unique_name("fw-state"),
         output: env.unique_name("fw-out"),
         dead_letter: env.unique_name("fw-dlq"),
     };
     for name in [&tables.state, &tables.output, &tables.dead_letter] {
-        let created = ddb
-            .create_table()
-            .table_name(name)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await;
-        let mut created = created;
-        for _ in 0..20 {
-            // Setup calls may be throttled by the emulator's knob too: retry them.
-            if created.is_ok() || !is_throttle(&created) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            created = create_table_once(env, name).await;
-        }
-        if let Err(e) = created {
+        if let Err(e) = env.create_keyed_table(name).await {
             use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
             if env.is(shardwise_tests::Target::Emulator)
                 && e.code() == Some("UnknownOperationException")
@@ -233,35 +201,6 @@ fn is_throttle<T, E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(result: &Res
         .err()
         .and_then(|e| e.code())
         .is_some_and(|c| c.contains("Throughput") || c.contains("Throttl"))
-}
-
-async fn create_table_once(
-    env: &TestEnv,
-    name: &str,
-) -> Result<
-    aws_sdk_dynamodb::operation::create_table::CreateTableOutput,
-    aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::create_table::CreateTableError>,
-> {
-    env.dynamodb()
-        .create_table()
-        .table_name(name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
 }
 
 async fn scan_ids(env: &TestEnv, table: &str) -> BTreeSet<String> {

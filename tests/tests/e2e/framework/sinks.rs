@@ -84,26 +84,7 @@ async fn dynamo_table_sink_writes_an_id_once_and_reports_the_repeat() {
     let env = TestEnv::start().await;
     let ddb = env.dynamodb();
     let table = env.unique_name("fw-sink-table");
-    let created = ddb
-        .create_table()
-        .table_name(&table)
-        .attribute_definitions(
-            aws_sdk_dynamodb::types::AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            aws_sdk_dynamodb::types::KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .send()
-        .await;
+    let created = env.create_keyed_table(&table).await;
     if let Err(e) = &created
         && env.is(Target::Emulator)
         && e.code() == Some("UnknownOperationException")
@@ -125,6 +106,7 @@ async fn dynamo_table_sink_writes_an_id_once_and_reports_the_repeat() {
         .get_item()
         .table_name(&table)
         .key("pk", AttributeValue::S("alert#1".into()))
+        .key("sk", AttributeValue::S("item".into()))
         .send()
         .await
         .unwrap();
