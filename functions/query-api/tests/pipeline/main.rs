@@ -5,182 +5,21 @@
 //! them, and query-api answers from the stream layer before the report exists and from
 //! the batch report after.
 
+mod support;
+
 use std::collections::HashMap;
 
 use archiver::Archiver;
-use aws_lambda_events::event::kinesis::KinesisEvent;
-use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType,
-};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use aws_sdk_dynamodb::types::AttributeValue;
 use monitoring::generator::{GeneratorConfig, Record, RecordKind, generate};
 use query_api::QueryApi;
 use reconciler::compare::{Explanation, Verdict};
 use reconciler::totals::Amount;
 use reconciler::{Reconciler, ReconcilerConfig};
 use serde_json::{Value, json};
-use shardwise_tests::TestEnv;
-
-const DAY: &str = "2026-11-21";
-/// 2026-11-22T01:00:00Z: every generated event time is in the past at arrival.
-const ARRIVAL_S: f64 = 1_795_309_200.0;
-const SHARDS: usize = 2;
-const BATCH: usize = 400;
-
-struct Setup {
-    env: TestEnv,
-    bucket: String,
-    outputs: String,
-    late: String,
-    alerts: String,
-}
-
-async fn create_table(env: &TestEnv, name: &str, by_day_index: bool) {
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |n: &str, t: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
-    let mut req = env
-        .dynamodb()
-        .create_table()
-        .table_name(name)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest);
-    if by_day_index {
-        req = req
-            .attribute_definitions(attr("day"))
-            .attribute_definitions(attr("event_time"))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("by-day")
-                    .key_schema(key("day", KeyType::Hash))
-                    .key_schema(key("event_time", KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .unwrap(),
-            );
-    }
-    req.send().await.unwrap();
-}
-
-async fn setup() -> Setup {
-    let env = TestEnv::start().await;
-    let s = Setup {
-        bucket: env.unique_name("archive"),
-        outputs: env.unique_name("outputs"),
-        late: env.unique_name("late"),
-        alerts: env.unique_name("alerts"),
-        env,
-    };
-    s.env
-        .s3()
-        .create_bucket()
-        .bucket(&s.bucket)
-        .send()
-        .await
-        .unwrap();
-    create_table(&s.env, &s.outputs, false).await;
-    create_table(&s.env, &s.late, false).await;
-    create_table(&s.env, &s.alerts, true).await;
-    s
-}
-
-/// A Lambda Kinesis event for `records` on `shard`, sequence numbers from `first_seq`.
-fn kinesis_event(shard: usize, first_seq: u64, records: &[&Record]) -> KinesisEvent {
-    let records: Vec<Value> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let seq = format!("4959{:052}", first_seq + i as u64);
-            json!({
-                "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": r.partition_key,
-                    "sequenceNumber": seq, "data": B64.encode(&r.data),
-                    "approximateArrivalTimestamp": ARRIVAL_S + (first_seq + i as u64) as f64 / 1000.0},
-                "eventSource": "aws:kinesis", "eventVersion": "1.0",
-                "eventID": format!("shardId-{shard:012}:{seq}"), "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::000000000000:role/archiver", "awsRegion": "us-east-1",
-                "eventSourceARN": "arn:aws:kinesis:us-east-1:000000000000:stream/transactions"
-            })
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap()
-}
-
-fn total_item(sk: &str, body: &Value) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        (
-            "pk".to_owned(),
-            AttributeValue::S(format!("daily-totals#{DAY}")),
-        ),
-        ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
-        (
-            "operator".to_owned(),
-            AttributeValue::S("daily-totals".to_owned()),
-        ),
-        ("body".to_owned(), AttributeValue::S(body.to_string())),
-    ])
-}
-
-async fn put_total(s: &Setup, dimension: &str, id: &str, currency: &str, a: Amount) {
-    let body = json!({"day": DAY, "dimension": dimension, "id": id, "currency": currency,
-        "revenue_minor": a.revenue_minor, "count": a.count, "final": true});
-    let sk = format!("{dimension}#{id}#{currency}");
-    s.env
-        .dynamodb()
-        .put_item()
-        .table_name(&s.outputs)
-        .set_item(Some(total_item(&sk, &body)))
-        .send()
-        .await
-        .unwrap();
-}
-
-fn url_request(path: &str, query: &[(&str, &str)]) -> LambdaFunctionUrlRequest {
-    let params: serde_json::Map<String, Value> = query
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), json!(v)))
-        .collect();
-    serde_json::from_value(json!({
-        "version": "2.0", "rawPath": path, "rawQueryString": "", "headers": {},
-        "queryStringParameters": params, "isBase64Encoded": false,
-        "requestContext": {"http": {"method": "GET", "path": path, "protocol": "HTTP/1.1",
-            "sourceIp": "127.0.0.1", "userAgent": "test"}, "timeEpoch": 0}
-    }))
-    .unwrap()
-}
-
-async fn get_json(s: &Setup, key: &str) -> Vec<u8> {
-    let out = s
-        .env
-        .s3()
-        .get_object()
-        .bucket(&s.bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap();
-    out.body.collect().await.unwrap().into_bytes().to_vec()
-}
+use support::{
+    BATCH, DAY, SHARDS, get_object_bytes, kinesis_event, put_total, setup, total_item, url_request,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archived_day_reconciles_to_the_cent_and_query_api_switches_source() {
@@ -323,19 +162,20 @@ async fn archived_day_reconciles_to_the_cent_and_query_api_switches_source() {
     assert_eq!(summary.day, DAY);
     assert_eq!(summary.reports.len(), 4);
     let json_key = format!("reports/dt={DAY}/reconciliation.json");
-    let first = get_json(&s, &json_key).await;
-    let parquet_first = get_json(&s, &format!("reports/dt={DAY}/totals.parquet")).await;
+    let first = get_object_bytes(&s, &json_key).await;
+    let parquet_first = get_object_bytes(&s, &format!("reports/dt={DAY}/totals.parquet")).await;
     reconciler
         .handle(&json!({"detail": {"day": DAY}}))
         .await
         .unwrap();
-    assert_eq!(get_json(&s, &json_key).await, first);
+    assert_eq!(get_object_bytes(&s, &json_key).await, first);
     assert_eq!(
-        get_json(&s, &format!("reports/dt={DAY}/totals.parquet")).await,
+        get_object_bytes(&s, &format!("reports/dt={DAY}/totals.parquet")).await,
         parquet_first
     );
     let html =
-        String::from_utf8(get_json(&s, &format!("reports/dt={DAY}/report.html")).await).unwrap();
+        String::from_utf8(get_object_bytes(&s, &format!("reports/dt={DAY}/report.html")).await)
+            .unwrap();
     assert!(html.contains("Verdict: match"));
 
     // After the report: query-api answers from the batch report.
@@ -363,6 +203,13 @@ async fn archived_day_reconciles_to_the_cent_and_query_api_switches_source() {
         .handle(&url_request("/totals", &[("day", "2026-11-31")]))
         .await;
     assert_eq!(resp.status_code, 400);
+    let resp = api
+        .handle(&url_request("/totals", &[("day", "2026-11-20")]))
+        .await;
+    assert_eq!(
+        resp.status_code, 404,
+        "a day with neither report nor stream totals"
+    );
     let resp = api.handle(&url_request("/health", &[])).await;
     assert_eq!(resp.status_code, 200);
 
@@ -478,12 +325,15 @@ async fn an_s3_failure_fails_the_batch_from_its_first_record() {
             .batch_item_failures
             .is_empty()
     );
+    // An identical retry finds its objects already there (412): success, nothing new.
+    let again = ok.handle(&event).await.unwrap();
+    assert!(again.batch_item_failures.is_empty());
     let keys = reconciler::archive::list_keys(&s.env.s3(), &s.bucket, "raw/")
         .await
         .unwrap();
     let mut lines = 0;
     for key in &keys {
-        let bytes = get_json(&s, key).await;
+        let bytes = get_object_bytes(&s, key).await;
         lines += archiver::format::decode_object(&bytes).unwrap().len();
     }
     assert_eq!(lines, 20);
