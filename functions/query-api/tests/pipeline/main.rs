@@ -338,3 +338,63 @@ async fn an_s3_failure_fails_the_batch_from_its_first_record() {
     }
     assert_eq!(lines, 20);
 }
+
+/// A figure, not a check of behaviour beyond a match: archive and reconcile a
+/// default-size day (100,000 transactions) and print how long each side took.
+/// `cargo test --workspace --test pipeline -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a timing figure: run by hand"]
+async fn a_default_size_day_reconciles_in_reported_time() {
+    let s = setup().await;
+    let generated = generate(&GeneratorConfig::default()).unwrap();
+    let truth = generated.ground_truth().clone();
+    let records: Vec<Record> = generated.records().collect();
+    let refs: Vec<&Record> = records.iter().collect();
+    let archiver = Archiver::new(s.env.s3(), &s.bucket);
+    let started = std::time::Instant::now();
+    for (b, chunk) in refs.chunks(5_000).enumerate() {
+        let event = kinesis_event(0, (b * 5_000) as u64, chunk);
+        assert!(
+            archiver
+                .handle(&event)
+                .await
+                .unwrap()
+                .batch_item_failures
+                .is_empty()
+        );
+    }
+    let archived = started.elapsed();
+    for m in &truth.merchant_totals {
+        let a = Amount {
+            revenue_minor: m.revenue_minor,
+            count: m.count,
+        };
+        put_total(&s, "merchant", m.merchant_id.as_str(), m.currency.code(), a).await;
+    }
+    for p in &truth.product_totals {
+        let a = Amount {
+            revenue_minor: p.revenue_minor,
+            count: p.count,
+        };
+        put_total(&s, "product", p.product_id.as_str(), p.currency.code(), a).await;
+    }
+    let reconciler = Reconciler::new(
+        s.env.s3(),
+        s.env.dynamodb(),
+        ReconcilerConfig {
+            bucket: s.bucket.clone(),
+            outputs_table: s.outputs.clone(),
+            late_events_table: Some(s.late.clone()),
+            alerts_table: None,
+        },
+    );
+    let started = std::time::Instant::now();
+    let summary = reconciler.handle(&json!({ "day": DAY })).await.unwrap();
+    let reconciled = started.elapsed();
+    assert_eq!(summary.verdict, Verdict::Match);
+    println!(
+        "{} records archived in {archived:?}; reconciled ({} totals, reports written) in {reconciled:?}",
+        records.len(),
+        truth.merchant_totals.len() + truth.product_totals.len()
+    );
+}
