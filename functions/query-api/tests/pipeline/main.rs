@@ -5,6 +5,7 @@
 //! them, and query-api answers from the stream layer before the report exists and from
 //! the batch report after.
 
+mod deployed;
 mod support;
 
 use std::collections::HashMap;

@@ -77,7 +77,11 @@ pub async fn create_table(env: &TestEnv, name: &str, by_day_index: bool) {
 }
 
 pub async fn setup() -> Setup {
-    let env = TestEnv::start().await;
+    setup_on(TestEnv::start().await).await
+}
+
+/// The bucket and tables on `env`.
+pub async fn setup_on(env: TestEnv) -> Setup {
     let s = Setup {
         bucket: env.unique_name("archive"),
         outputs: env.unique_name("outputs"),
