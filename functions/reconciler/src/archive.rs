@@ -25,10 +25,22 @@ pub struct ArchiveRead {
 
 /// Every key under `prefix` in `bucket`, in listing order.
 pub async fn list_keys(client: &Client, bucket: &str, prefix: &str) -> Result<Vec<String>, Error> {
+    list_keys_paged(client, bucket, prefix, None).await
+}
+
+/// Like [`list_keys`] with at most `page_size` keys per ListObjectsV2 call (S3's
+/// default and maximum is 1,000); the paginator follows `NextContinuationToken`.
+pub async fn list_keys_paged(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    page_size: Option<i32>,
+) -> Result<Vec<String>, Error> {
     let mut pages = client
         .list_objects_v2()
         .bucket(bucket)
         .prefix(prefix)
+        .set_max_keys(page_size)
         .into_paginator()
         .send();
     let mut keys = Vec::new();

@@ -135,6 +135,17 @@ async fn archived_day_reconciles_to_the_cent_and_query_api_switches_source() {
         truth.merchant_totals.len()
     );
 
+    // The day's objects span several ListObjectsV2 pages of two keys each.
+    let prefix = archiver::format::day_prefix(DAY);
+    let all = reconciler::archive::list_keys(&s.env.s3(), &s.bucket, &prefix)
+        .await
+        .unwrap();
+    let paged = reconciler::archive::list_keys_paged(&s.env.s3(), &s.bucket, &prefix, Some(2))
+        .await
+        .unwrap();
+    assert!(all.len() > 4, "{all:?}");
+    assert_eq!(paged, all);
+
     // 1. Zero differences.
     let r = reconciler.reconcile(DAY).await.unwrap();
     assert_eq!(r.verdict, Verdict::Match, "{:?}", r.differences);
