@@ -3,7 +3,11 @@
 //! Records are grouped by (day, shard): the day is the transaction's event day when the
 //! record validates (so the reconciler finds a late transaction under its own day) and
 //! the arrival day otherwise. Validation uses the record's arrival time as "now", so the
-//! grouping — and therefore every key and byte — is the same on every retry.
+//! grouping — and therefore every key and byte — is the same on every retry. (The
+//! stream functions validate against their processing clock instead; arrival ≤
+//! processing time, so only a record whose event time lies more than the allowed skew
+//! ahead of its arrival can be judged differently — archived as invalid under its
+//! arrival day here, accepted there.)
 //!
 //! Objects are written concurrently with `If-None-Match: *` ([`S3Sink::put_once`]): an
 //! object that already exists was written by an earlier attempt with the same bytes.
