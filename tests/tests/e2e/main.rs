@@ -5,3 +5,4 @@
 mod app_loadgen;
 mod framework;
 mod lambda;
+mod timers;
