@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 use shardwise::window::{Added, Assigner, WindowResult, WindowState, Windows};
-use shardwise::{Context, Error, KeyedState, Operator, RecordMeta, Timer};
+use shardwise::{Context, Error, EventTime, KeyedState, Operator, RecordMeta, Timer};
 
 use crate::aggregate::{DayAcc, DayAggregate, Dimension};
 use crate::dedupe::RecentIds;
@@ -133,6 +133,10 @@ impl Operator for DailyTotals {
             Dimension::Product => self.dimension.key(&event.product_id),
             Dimension::Day => self.dimension.key(&event.day()),
         })
+    }
+
+    fn event_time(&self, event: &Txn) -> Option<EventTime> {
+        Some(event.event_time())
     }
 
     fn on_event(

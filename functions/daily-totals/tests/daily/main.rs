@@ -5,3 +5,5 @@
 mod driver;
 mod framework;
 mod generated_day;
+mod pipeline;
+mod scenario;
