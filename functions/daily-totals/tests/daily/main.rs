@@ -3,6 +3,7 @@
 //! framework path (`Processor` over `MemoryStateStore`).
 
 mod driver;
+mod emulator;
 mod framework;
 mod generated_day;
 mod pipeline;
