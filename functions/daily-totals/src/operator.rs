@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 use shardwise::window::{Added, Assigner, WindowResult, WindowState, Windows};
-use shardwise::{Context, Error, KeyedState, Operator, RecordMeta, Timer};
+use shardwise::{Context, Error, EventTime, KeyedState, Operator, RecordMeta, Timer};
 
 use crate::aggregate::{DayAcc, DayAggregate, Dimension};
 use crate::dedupe::RecentIds;
@@ -102,6 +102,16 @@ impl DailyTotals {
         Self { dimension, config }
     }
 
+    /// The instance to register with the timer dispatcher, configured through `lookup`
+    /// (env var name → value) like the stream function: any instance fires any
+    /// daily-totals key, so one registration serves all three processors.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        Ok(Self::new(
+            Dimension::Merchant,
+            DailyTotalsConfig::from_lookup(lookup)?,
+        ))
+    }
+
     /// The dimension it keys by.
     pub fn dimension(&self) -> Dimension {
         self.dimension
@@ -133,6 +143,10 @@ impl Operator for DailyTotals {
             Dimension::Product => self.dimension.key(&event.product_id),
             Dimension::Day => self.dimension.key(&event.day()),
         })
+    }
+
+    fn event_time(&self, event: &Txn) -> Option<EventTime> {
+        Some(event.event_time())
     }
 
     fn on_event(
@@ -224,5 +238,35 @@ fn emit(
             is_final: r.is_final,
         };
         ctx.emit_keyed(pk, SAMPLE_SK, DailyOutput::Sample(out));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_lateness_comes_from_the_environment_in_seconds() {
+        let config = DailyTotalsConfig::from_lookup(|name| {
+            (name == ENV_ALLOWED_LATENESS_SECONDS).then(|| "90".to_owned())
+        })
+        .unwrap();
+        assert_eq!(config.allowed_lateness_ms, 90_000);
+        let default = DailyTotalsConfig::from_lookup(|_| None).unwrap();
+        assert_eq!(default.allowed_lateness_ms, 300_000);
+        assert!(DailyTotalsConfig::from_lookup(|_| Some("-1".into())).is_err());
+        assert!(DailyTotalsConfig::from_lookup(|_| Some("soon".into())).is_err());
+    }
+
+    #[test]
+    fn keys_name_their_dimension_so_any_instance_fires_any_key() {
+        assert_eq!(Dimension::Product.key("p-1"), "product#p-1");
+        assert_eq!(
+            Dimension::parse_key("merchant#m-00001"),
+            Some((Dimension::Merchant, "m-00001"))
+        );
+        assert_eq!(Dimension::parse_key("unknown#x"), None);
+        let op = DailyTotals::from_lookup(|_| None).unwrap();
+        assert_eq!(op.name(), OPERATOR_NAME);
     }
 }

@@ -9,16 +9,16 @@ use daily_totals::{DailyTotalsConfig, DailyTotalsHandler};
 use monitoring::generator::{GeneratorConfig, RecordKind, generate};
 use shardwise::{EventTime, ManualClock, MemoryStateStore, ProcessingConfig};
 
-fn kinesis_event(records: &[(String, Vec<u8>)], first_sequence: u64) -> KinesisEvent {
+/// A Kinesis batch of `(partition key, data, sequence number, arrival ms)` on shard 0.
+pub fn kinesis_event(records: &[(String, Vec<u8>, u64, i64)]) -> KinesisEvent {
     let records: Vec<serde_json::Value> = records
         .iter()
-        .enumerate()
-        .map(|(i, (pk, data))| {
-            let seq = (first_sequence + i as u64).to_string();
+        .map(|(pk, data, seq, arrival_ms)| {
+            let seq = seq.to_string();
             serde_json::json!({
                 "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": pk, "sequenceNumber": seq,
                     "data": base64::engine::general_purpose::STANDARD.encode(data),
-                    "approximateArrivalTimestamp": 1_795_305_600.0 + i as f64},
+                    "approximateArrivalTimestamp": *arrival_ms as f64 / 1000.0},
                 "eventSource": "aws:kinesis", "eventVersion": "1.0",
                 "eventID": format!("shardId-000000000000:{seq}"), "eventName": "aws:kinesis:record",
                 "invokeIdentityArn": "arn:aws:iam::123456789012:role/r", "awsRegion": "us-east-1",
@@ -37,9 +37,17 @@ async fn batches_commit_every_dimension_once_and_redelivery_changes_nothing() {
         ..GeneratorConfig::default()
     })
     .unwrap();
-    let records: Vec<(String, Vec<u8>)> = generated
+    let records: Vec<(String, Vec<u8>, u64, i64)> = generated
         .records()
-        .map(|r| (r.partition_key, r.data))
+        .enumerate()
+        .map(|(i, r)| {
+            (
+                r.partition_key,
+                r.data,
+                i as u64 + 1,
+                1_795_305_600_000 + i as i64,
+            )
+        })
         .collect();
     let malformed = generated
         .records()
@@ -54,7 +62,7 @@ async fn batches_commit_every_dimension_once_and_redelivery_changes_nothing() {
         DailyTotalsConfig::default(),
         clock,
     );
-    let event = kinesis_event(&records, 1);
+    let event = kinesis_event(&records);
     let report = handler.process(&event).await.unwrap();
     assert_eq!(report.first_failure, None);
     let first = store.snapshot();

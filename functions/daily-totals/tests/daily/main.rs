@@ -3,5 +3,8 @@
 //! framework path (`Processor` over `MemoryStateStore`).
 
 mod driver;
+mod emulator;
 mod framework;
 mod generated_day;
+mod pipeline;
+mod scenario;
