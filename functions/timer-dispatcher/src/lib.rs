@@ -33,7 +33,8 @@ pub fn dispatcher<S: StateStore>(
 ) -> Result<Dispatcher<S>, Error> {
     Ok(
         Dispatcher::new(store, clock, DispatcherConfig::from_processing(config))
-            .register(session_tracker::SessionTracker::from_lookup(&lookup)?),
+            .register(session_tracker::SessionTracker::from_lookup(&lookup)?)
+            .register(daily_totals::DailyTotals::from_lookup(&lookup)?),
     )
 }
 
