@@ -76,6 +76,9 @@ mod commit_tests;
 pub mod config;
 pub mod deadletter;
 pub mod dispatcher;
+pub mod dispatcher_config;
+#[cfg(test)]
+mod dispatcher_fault_tests;
 #[cfg(test)]
 mod dispatcher_tests;
 pub mod dynamo_item;
