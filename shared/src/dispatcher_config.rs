@@ -43,7 +43,7 @@ impl DispatcherConfig {
         Self {
             layout: processing.timer_layout,
             watermark: processing.watermark,
-            concurrency: 64,
+            concurrency: 256,
             page_size: 500,
             poll_interval: Duration::from_secs(1),
             safety_margin: Duration::from_secs(3),

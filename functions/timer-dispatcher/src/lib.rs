@@ -27,6 +27,9 @@ pub const SCHEDULE_PERIOD: Duration = Duration::from_secs(60);
 /// `0/1`): deploy `count` copies with indexes `0..count` to share a big fleet's timers.
 pub const ENV_DISPATCHER_SLICE: &str = "TIMER_DISPATCHER_SLICE";
 
+/// Env var: firings in flight (default 256: 5,000 firings/s at 5 ms per call need ~50).
+pub const ENV_DISPATCHER_CONCURRENCY: &str = "TIMER_DISPATCHER_CONCURRENCY";
+
 /// Parses a slice `<index>/<count>`.
 pub fn parse_slice(text: Option<&str>) -> Result<(u32, u32), Error> {
     let Some(text) = text.filter(|t| !t.is_empty()) else {
@@ -59,6 +62,18 @@ pub fn dispatcher<S: StateStore>(
 ) -> Result<Dispatcher<S>, Error> {
     let mut dc = DispatcherConfig::from_processing(config);
     dc.slice = parse_slice(lookup(ENV_DISPATCHER_SLICE).as_deref())?;
+    if let Some(text) = lookup(ENV_DISPATCHER_CONCURRENCY).filter(|t| !t.is_empty()) {
+        dc.concurrency = text
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "{ENV_DISPATCHER_CONCURRENCY} must be ≥ 1, not {text:?}"
+                ))
+            })?;
+    }
     Ok(Dispatcher::new(store, clock, dc)
         .register(session_tracker::SessionTracker::from_lookup(&lookup)?))
 }
