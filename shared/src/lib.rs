@@ -54,6 +54,9 @@
 //! - [`fold`] — one key's records folded into its state (pure); [`commit`] — the batch
 //!   commit (grouping, reads, concurrent conditional writes, conflicts, throttles).
 //! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`deadletter`] — poison records.
+//! - [`window`] — event-time windows (tumbling, sliding, session), aggregates, allowed
+//!   lateness and the late side output; [`sketch`] — HyperLogLog and a deterministic
+//!   reservoir sample, usable as window aggregates.
 //! - [`harness`] — drives an operator's callbacks in memory with chosen watermark and
 //!   processing time, for operator unit tests.
 //! - [`sinks`] — idempotent DynamoDB, Kinesis and S3 sinks; [`metrics`] — EMF lines;
@@ -96,11 +99,13 @@ pub mod operator;
 pub mod retry;
 pub mod runtime;
 pub mod sinks;
+pub mod sketch;
 pub mod state;
 pub mod store;
 pub mod timer_callback;
 pub mod timer_store;
 pub mod watermark;
+pub mod window;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{Codec, JsonCodec};
@@ -122,3 +127,4 @@ pub use store::{
 };
 pub use timer_store::{TimerEntry, TimerLayout, TimerWrites};
 pub use watermark::{WatermarkPolicy, Watermarks, force_watermark};
+pub use window::{Aggregate, Assigner, Window, WindowResult, WindowState, Windows};
