@@ -551,7 +551,9 @@ impl<O: Operator, S, C> Processor<O, S, C> {
 /// Keeps the last of several outputs to the same item (a keyed output updated by later
 /// records of the batch): a transaction may not touch one item twice, and only the final
 /// value matters. Order is otherwise kept.
-fn last_per_item(outputs: Vec<crate::store::OutputItem>) -> Vec<crate::store::OutputItem> {
+pub(crate) fn last_per_item(
+    outputs: Vec<crate::store::OutputItem>,
+) -> Vec<crate::store::OutputItem> {
     let mut last: HashMap<(OutputTable, &str, &str), usize> = HashMap::new();
     for (i, out) in outputs.iter().enumerate() {
         last.insert((out.table, &out.pk, &out.sk), i);

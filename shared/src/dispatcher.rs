@@ -27,110 +27,25 @@
 //! next; otherwise the dispatcher sleeps until the next second.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
-use crate::config::ProcessingConfig;
 use crate::error::{Error, RetryClass};
 use crate::ids::EventTime;
 use crate::operator::Operator;
 use crate::retry::backoff;
 use crate::store::{CommitResult, KeyCommit, StateStore, StoredState};
 use crate::timer_callback::{OperatorCallback, TimerCallback};
-use crate::timer_store::{TimerEntry, TimerLayout, apply_changes, plan_writes, sk_before};
-use crate::watermark::{self, WatermarkPolicy, Watermarks};
+use crate::timer_store::{TimerEntry, apply_changes, plan_writes, sk_before};
+use crate::watermark::{self, Watermarks};
+
+pub use crate::dispatcher_config::{DispatchReport, DispatcherConfig};
 
 /// The reserved state key of an operator's dispatcher cursor.
 pub const CURSOR_KEY: &str = "__dispatcher";
-
-/// How the dispatcher runs.
-#[derive(Debug, Clone)]
-pub struct DispatcherConfig {
-    /// Timer item layout (must equal the writers').
-    pub layout: TimerLayout,
-    /// Watermark policy (must equal the writers').
-    pub watermark: WatermarkPolicy,
-    /// Firings in flight at once.
-    pub concurrency: usize,
-    /// Items per `Query` page.
-    pub page_size: usize,
-    /// Time between polls when there is no backlog.
-    pub poll_interval: Duration,
-    /// `run_until` stops this long before its deadline.
-    pub safety_margin: Duration,
-    /// The cursor stays this many buckets behind the current one.
-    pub lookback_buckets: i64,
-    /// Without a cursor, start this far back.
-    pub initial_lookback: Duration,
-    /// Buckets swept per poll while catching up.
-    pub max_buckets_per_poll: usize,
-    /// Attempts of one firing (conflicts, throttles) before leaving it to the next poll.
-    pub max_attempts: u32,
-    /// Largest serialized state per key.
-    pub max_state_bytes: usize,
-}
-
-impl DispatcherConfig {
-    /// Defaults, with the layout and watermark policy of `processing`.
-    pub fn from_processing(processing: &ProcessingConfig) -> Self {
-        Self {
-            layout: processing.timer_layout,
-            watermark: processing.watermark,
-            concurrency: 64,
-            page_size: 500,
-            poll_interval: Duration::from_secs(1),
-            safety_margin: Duration::from_secs(3),
-            lookback_buckets: 1,
-            initial_lookback: Duration::from_secs(3600),
-            max_buckets_per_poll: 10,
-            max_attempts: 8,
-            max_state_bytes: processing.max_state_bytes,
-        }
-    }
-}
-
-impl Default for DispatcherConfig {
-    fn default() -> Self {
-        Self::from_processing(&ProcessingConfig::new("", ""))
-    }
-}
-
-/// What dispatching did.
-#[derive(Debug, Clone, Default)]
-pub struct DispatchReport {
-    /// Timers whose callback committed.
-    pub fired: u64,
-    /// Items skipped: already fired by someone else, deleted, or orphans.
-    pub skipped: u64,
-    /// Firings left for a later poll (throttled, conflicts, operator retry).
-    pub deferred: u64,
-    /// Timers dropped because their callback failed with a poison error.
-    pub dropped: u64,
-    /// `Query` calls.
-    pub queries: u64,
-    /// Polls run.
-    pub polls: u64,
-    /// Whether a partition still had due items when the poll ended.
-    pub backlog: bool,
-    /// Per processing-time firing: commit time − due time, ms.
-    pub delays_ms: Vec<i64>,
-}
-
-impl DispatchReport {
-    fn absorb(&mut self, other: Self) {
-        self.fired += other.fired;
-        self.skipped += other.skipped;
-        self.deferred += other.deferred;
-        self.dropped += other.dropped;
-        self.queries += other.queries;
-        self.polls += other.polls;
-        self.backlog |= other.backlog;
-        self.delays_ms.extend(other.delays_ms);
-    }
-}
 
 /// The persisted cursor: processing-time buckets before this are drained.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,7 +143,16 @@ impl<S: StateStore> Dispatcher<S> {
     async fn poll_operator(&self, op: &Arc<dyn TimerCallback>) -> Result<DispatchReport, Error> {
         let name = op.name();
         let now = self.clock.now();
-        let (wm_key, cursor_key) = (watermark::item_key(name), format!("{name}#{CURSOR_KEY}"));
+        let (index, count) = (self.config.slice.0, self.config.slice.1.max(1));
+        let cursor_key = if count > 1 {
+            format!("{name}#{CURSOR_KEY}#{index}of{count}")
+        } else {
+            format!("{name}#{CURSOR_KEY}")
+        };
+        let wm_key = watermark::item_key(name);
+        let spreads: Vec<u32> = (0..self.config.layout.spread)
+            .filter(|s| s % count == index)
+            .collect();
         let mut docs = self
             .store
             .get_many(&[wm_key.clone(), cursor_key.clone()], true)
@@ -284,12 +208,12 @@ impl<S: StateStore> Dispatcher<S> {
         buckets.dedup();
         let mut partitions: Vec<(Option<i64>, String, EventTime)> = Vec::new();
         for &b in &buckets {
-            for s in 0..layout.spread {
+            for &s in &spreads {
                 partitions.push((Some(b), layout.processing_partition(name, b, s), now));
             }
         }
         if wm > EventTime::MIN {
-            for s in 0..layout.spread {
+            for &s in &spreads {
                 partitions.push((None, layout.event_partition(name, s), wm));
             }
         }
@@ -480,7 +404,7 @@ impl<S: StateStore> Dispatcher<S> {
                     timers: after,
                     ttl,
                 },
-                outputs,
+                outputs: crate::commit::last_per_item(outputs),
                 timers: writes,
             };
             match self.store.commit(&commit).await {

@@ -43,8 +43,10 @@
 //! - [`codec`] — record decoding (JSON default, pluggable).
 //! - [`operator`] — the operator trait, its context and hooks (timers, event time).
 //! - [`timer_store`] — timer items (due buckets × spread partitions) committed with the
-//!   key's state; [`dispatcher`] — fires due timers exactly once; [`watermark`] — per-shard
-//!   watermarks and the operator watermark. See `shared/TIMERS.md`.
+//!   key's state ([`dynamo_timers`]: their DynamoDB requests); [`dispatcher`] — fires due
+//!   timers exactly once ([`dispatcher_config`], [`timer_callback`]: the type-erased
+//!   operator); [`watermark`] — per-shard watermarks and the operator watermark. See
+//!   `shared/TIMERS.md`.
 //! - [`state`] — state primitives with TTL; the 400 KB item limit policy.
 //! - [`store`] — the `StateStore` seam; [`dynamo_store`] — its DynamoDB implementation
 //!   ([`dynamo_item`]: the item layout);
@@ -79,6 +81,9 @@ mod commit_tests;
 pub mod config;
 pub mod deadletter;
 pub mod dispatcher;
+pub mod dispatcher_config;
+#[cfg(test)]
+mod dispatcher_fault_tests;
 #[cfg(test)]
 mod dispatcher_tests;
 pub mod dynamo_item;

@@ -23,19 +23,60 @@ use shardwise::{
 /// The schedule's period: an invocation stops before the next one starts.
 pub const SCHEDULE_PERIOD: Duration = Duration::from_secs(60);
 
+/// Env var: this function's slice of the spread partitions, `<index>/<count>` (default
+/// `0/1`): deploy `count` copies with indexes `0..count` to share a big fleet's timers.
+pub const ENV_DISPATCHER_SLICE: &str = "TIMER_DISPATCHER_SLICE";
+
+/// Env var: firings in flight (default 256: 5,000 firings/s at 5 ms per call need ~50).
+pub const ENV_DISPATCHER_CONCURRENCY: &str = "TIMER_DISPATCHER_CONCURRENCY";
+
+/// Parses a slice `<index>/<count>`.
+pub fn parse_slice(text: Option<&str>) -> Result<(u32, u32), Error> {
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return Ok((0, 1));
+    };
+    let bad = || {
+        Error::Config(format!(
+            "{ENV_DISPATCHER_SLICE} must be <index>/<count>, not {text:?}"
+        ))
+    };
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u32, u32) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
 /// The dispatcher with every operator this function serves registered, each configured
-/// through `lookup` (env var name → value) like its stream function.
+/// through `lookup` (env var name → value) like its stream function; its slice of the
+/// partitions comes from [`ENV_DISPATCHER_SLICE`].
 pub fn dispatcher<S: StateStore>(
     store: Arc<S>,
     clock: Arc<dyn Clock>,
     config: &ProcessingConfig,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Dispatcher<S>, Error> {
-    Ok(
-        Dispatcher::new(store, clock, DispatcherConfig::from_processing(config))
-            .register(session_tracker::SessionTracker::from_lookup(&lookup)?)
-            .register(daily_totals::DailyTotals::from_lookup(&lookup)?),
-    )
+    let mut dc = DispatcherConfig::from_processing(config);
+    dc.slice = parse_slice(lookup(ENV_DISPATCHER_SLICE).as_deref())?;
+    if let Some(text) = lookup(ENV_DISPATCHER_CONCURRENCY).filter(|t| !t.is_empty()) {
+        dc.concurrency = text
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "{ENV_DISPATCHER_CONCURRENCY} must be ≥ 1, not {text:?}"
+                ))
+            })?;
+    }
+    Ok(Dispatcher::new(store, clock, dc)
+        .register(session_tracker::SessionTracker::from_lookup(&lookup)?)
+        .register(daily_totals::DailyTotals::from_lookup(&lookup)?))
 }
 
 /// What an invocation returns (and logs).
@@ -107,6 +148,14 @@ pub async fn handle<S: StateStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slices_parse_and_bad_ones_are_refused() {
+        assert_eq!(parse_slice(None).unwrap(), (0, 1));
+        assert_eq!(parse_slice(Some("2/4")).unwrap(), (2, 4));
+        assert!(parse_slice(Some("4/4")).is_err());
+        assert!(parse_slice(Some("x")).is_err());
+    }
 
     #[test]
     fn a_run_stops_before_the_next_scheduled_run_or_at_the_deadline() {

@@ -24,6 +24,10 @@ struct Ev {
     due: Option<i64>,
     #[serde(default)]
     window_end: Option<i64>,
+    #[serde(default)]
+    many: Vec<i64>,
+    #[serde(default)]
+    drop: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -55,6 +59,12 @@ impl Operator for Alarm {
         }
         if let Some(end) = e.window_end {
             ctx.register_event_timer(EventTime(end));
+        }
+        for t in e.many {
+            ctx.register_processing_timer(EventTime(t));
+        }
+        for t in e.drop {
+            ctx.delete_timer(TimeDomain::Processing, EventTime(t));
         }
         Ok(())
     }
@@ -242,4 +252,54 @@ async fn event_time_timers_fire_through_dynamodb_once_the_watermark_is_forced_to
     for counts in fired_counts(&s.store, 10).await {
         assert_eq!(counts, vec![(tag.clone(), 1)]);
     }
+}
+
+#[tokio::test]
+async fn more_timer_changes_than_a_transaction_holds_keep_the_index_equal_to_the_state() {
+    let env = TestEnv::start().await;
+    let s = stack(&env).await;
+    let clock = ManualClock::new(EventTime(T0));
+    let processor = Processor::new(
+        Arc::new(Alarm),
+        Arc::clone(&s.store),
+        JsonCodec::default(),
+        s.config.clone(),
+        Arc::new(clock.clone()),
+    );
+    // 150 registrations in one commit: 99 inline, the rest put before the transaction.
+    let times: Vec<i64> = (0..150).map(|i| T0 + 1_000 + i * 10).collect();
+    let register = Ev {
+        k: "big".into(),
+        many: times.clone(),
+        ..Ev::default()
+    };
+    processor.process(&batch(1, &[register])).await.unwrap();
+    assert_eq!(count_items(&env, &s.timers_table).await, 150);
+    // Delete 120 of them in one commit: the last 21 deletes happen after the transaction.
+    let drop = Ev {
+        k: "big".into(),
+        drop: times[..120].to_vec(),
+        ..Ev::default()
+    };
+    processor.process(&batch(2, &[drop])).await.unwrap();
+    assert_eq!(count_items(&env, &s.timers_table).await, 30);
+    let state = s
+        .store
+        .get_many(&[format!("{OPERATOR}#big")], true)
+        .await
+        .unwrap();
+    assert_eq!(state[&format!("{OPERATOR}#big")].timers.len(), 30);
+    clock.advance(10_000);
+    let d = Dispatcher::new(
+        Arc::clone(&s.store),
+        Arc::new(clock.clone()),
+        DispatcherConfig::from_processing(&s.config),
+    )
+    .register(Alarm);
+    let mut fired = 0;
+    for _ in 0..5 {
+        fired += d.poll_once().await.unwrap().fired;
+    }
+    assert_eq!(fired, 30, "exactly the 30 remaining timers fire");
+    assert_eq!(count_items(&env, &s.timers_table).await, 0);
 }
