@@ -26,6 +26,9 @@ struct Args {
     /// The `fraud-detector` executable (default: next to this binary).
     #[arg(long)]
     fraud_detector_bin: Option<PathBuf>,
+    /// Timer firings in flight at the end of input.
+    #[arg(long, default_value_t = 4)]
+    dispatch_concurrency: usize,
 }
 
 #[tokio::main]
@@ -38,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
             .context("binary directory")?
             .join("fraud-detector"),
     };
-    let r = run(&args.input, &bin).await?;
+    let r = run(&args.input, &bin, args.dispatch_concurrency).await?;
     println!(
         "Shardwise R1: {} events, start-up {:.1} s, drain {:.1} s, dispatch {:.1} s → {:.0} events/s, {:.1} CPU-s/M",
         r.events,
@@ -54,6 +57,11 @@ async fn main() -> anyhow::Result<()> {
         r.r1.missing.len() + r.r1.unexpected.len(),
         r.late_actual.len(),
         r.late_expected.len()
+    );
+    println!("watermarks at drain: {}", r.watermarks_at_drain);
+    println!(
+        "timers fired: {}; failed (conflicting) TransactWriteItems: {}",
+        r.timers_fired, r.failed_transactions
     );
     for line in describe("R1", &r.r1, 10) {
         println!("{line}");

@@ -78,6 +78,12 @@ pub struct ShardwiseRun {
     pub late_expected: BTreeSet<String>,
     /// Records in Shardwise's late-events table.
     pub late_actual: BTreeSet<String>,
+    /// The shards' watermarks when the input was drained (before forcing).
+    pub watermarks_at_drain: String,
+    /// Timers the dispatcher fired.
+    pub timers_fired: u64,
+    /// DynamoDB `TransactWriteItems` calls that failed (conflicts).
+    pub failed_transactions: u64,
     /// `/_shardwise/metrics`-equivalent counters.
     pub usage: Value,
 }
@@ -107,7 +113,15 @@ impl ShardwiseRun {
 }
 
 /// Runs R1 on `input` (JSON Lines, arrival order) with the `fraud-detector` binary.
-pub async fn run(input: &Path, fraud_detector_bin: &Path) -> anyhow::Result<ShardwiseRun> {
+///
+/// `dispatch_concurrency` bounds the dispatcher's firings in flight: at the end of input
+/// every timer is due at once, and a key's ten window timers fired concurrently conflict
+/// on its state item (each conflict is a failed transaction and a re-read).
+pub async fn run(
+    input: &Path,
+    fraud_detector_bin: &Path,
+    dispatch_concurrency: usize,
+) -> anyhow::Result<ShardwiseRun> {
     let text = std::fs::read_to_string(input).with_context(|| format!("{input:?}"))?;
     let mut events = Vec::new();
     let mut records = Vec::new();
@@ -171,18 +185,21 @@ pub async fn run(input: &Path, fraud_detector_bin: &Path) -> anyhow::Result<Shar
         .with_timers_table(Some(&timers))
         .with_late_events_table(Some(&late));
     let store = Arc::new(store);
+    let watermarks = shardwise::watermark::read(&*store, R1_OPERATOR_NAME).await?;
     force_watermark(&*store, R1_OPERATOR_NAME, EventTime::MAX).await?;
     let mut processing = ProcessingConfig::new(&state, &dead);
     processing.watermark.out_of_orderness_ms = R1_WATERMARK_OUT_OF_ORDERNESS_MS;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let dispatcher = Dispatcher::new(
-        Arc::clone(&store),
-        clock,
-        DispatcherConfig::from_processing(&processing),
-    )
-    .register(HopVelocity::new());
+    let config = DispatcherConfig {
+        concurrency: dispatch_concurrency.max(1),
+        ..DispatcherConfig::from_processing(&processing)
+    };
+    let dispatcher =
+        Dispatcher::new(Arc::clone(&store), clock, config).register(HopVelocity::new());
+    let mut timers_fired = 0;
     loop {
         let report = dispatcher.poll_once().await?;
+        timers_fired += report.fired;
         if report.dropped > 0 {
             bail!("{} timers dropped by poison errors", report.dropped);
         }
@@ -266,6 +283,12 @@ pub async fn run(input: &Path, fraud_detector_bin: &Path) -> anyhow::Result<Shar
         r1_rows: actual.len(),
         late_expected,
         late_actual,
+        watermarks_at_drain: format!("{watermarks:?}"),
+        timers_fired,
+        failed_transactions: emulator
+            .metrics
+            .get("dynamodb", "TransactWriteItems")
+            .errors,
         usage,
     })
 }
