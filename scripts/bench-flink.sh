@@ -2,7 +2,7 @@
 # Flink side of the Shardwise-vs-Flink benchmark (issue 9).
 #
 #   scripts/bench-flink.sh [--events N] [--seed S] [--parallelism P] [--no-late-run]
-#                          [--skip-flink] [--skip-shardwise]
+#                          [--skip-flink] [--skip-shardwise] [--shardwise-batch-size B]
 #
 # 1. Installs PyFlink (apache-flink $FLINK_VERSION, bundles Flink's jars) into
 #    target/tools/flink-venv once; reused while the version matches. Needs Java 17.
@@ -30,6 +30,7 @@ PARALLELISM=2
 LATE_RUN=1
 FLINK=1
 SHARDWISE=1
+SW_BATCH=500
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) EVENTS="$2"; shift 2 ;;
@@ -38,6 +39,7 @@ while [ $# -gt 0 ]; do
     --no-late-run) LATE_RUN=0; shift ;;
     --skip-flink) FLINK=0; shift ;;
     --skip-shardwise) SHARDWISE=0; shift ;;
+    --shardwise-batch-size) SW_BATCH="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -80,7 +82,7 @@ run() {
   if [ "$SHARDWISE" = 1 ]; then
     log "Shardwise: R1 through fraud-detector (r1-hop) on the emulator ($mode)"
     "$BIN/flink-shardwise" --input "$input" --metrics-out "$dir/shardwise.json" \
-      --fraud-detector-bin "$BIN/fraud-detector" | tee "$dir/shardwise.txt"
+      --fraud-detector-bin "$BIN/fraud-detector" --batch-size "$SW_BATCH" | tee "$dir/shardwise.txt"
     sw=(--shardwise-metrics "$dir/shardwise.json")
   fi
   if [ "$FLINK" = 1 ]; then

@@ -29,6 +29,9 @@ struct Args {
     /// Timer firings in flight at the end of input.
     #[arg(long, default_value_t = 4)]
     dispatch_concurrency: usize,
+    /// Records per invocation (the template's BatchSize).
+    #[arg(long, default_value_t = 500)]
+    batch_size: u32,
 }
 
 #[tokio::main]
@@ -41,7 +44,13 @@ async fn main() -> anyhow::Result<()> {
             .context("binary directory")?
             .join("fraud-detector"),
     };
-    let r = run(&args.input, &bin, args.dispatch_concurrency).await?;
+    let r = run(
+        &args.input,
+        &bin,
+        args.dispatch_concurrency,
+        args.batch_size,
+    )
+    .await?;
     println!(
         "Shardwise R1: {} events, start-up {:.1} s, drain {:.1} s, dispatch {:.1} s → {:.0} events/s, {:.1} CPU-s/M",
         r.events,

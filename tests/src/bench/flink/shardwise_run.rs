@@ -114,13 +114,14 @@ impl ShardwiseRun {
 
 /// Runs R1 on `input` (JSON Lines, arrival order) with the `fraud-detector` binary.
 ///
-/// `dispatch_concurrency` bounds the dispatcher's firings in flight: at the end of input
+/// `batch_size` is the mapping's BatchSize. `dispatch_concurrency` bounds the dispatcher's firings in flight: at the end of input
 /// every timer is due at once, and a key's ten window timers fired concurrently conflict
 /// on its state item (each conflict is a failed transaction and a re-read).
 pub async fn run(
     input: &Path,
     fraud_detector_bin: &Path,
     dispatch_concurrency: usize,
+    batch_size: u32,
 ) -> anyhow::Result<ShardwiseRun> {
     let text = std::fs::read_to_string(input).with_context(|| format!("{input:?}"))?;
     let mut events = Vec::new();
@@ -135,7 +136,8 @@ pub async fn run(
     let env = TestEnv::start_emulator(Config::default()).await;
     let emulator = env.emulator.clone().ok_or_else(|| anyhow!("no emulator"))?;
     emulator.lambda.set_endpoint(&env.endpoint);
-    let template = Template::load(&template_path(), &BTreeMap::new(), &Deployment::default())?;
+    let overrides = BTreeMap::from([("BatchSize".to_owned(), batch_size.to_string())]);
+    let template = Template::load(&template_path(), &overrides, &Deployment::default())?;
     let options = UpOptions {
         esm: EsmOptions::fast(),
         prebuilt: template
