@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Parser;
 use shardwise_tests::bench::flink::compare::describe;
+use shardwise_tests::bench::flink::cost::{ISSUE_PRICES, ShardwiseUsage, US_EAST_1_2024_11};
 use shardwise_tests::bench::flink::shardwise_run::run;
 
 #[derive(Debug, Parser)]
@@ -76,6 +77,16 @@ async fn main() -> anyhow::Result<()> {
         println!("{line}");
     }
     println!("usage: {}", r.usage);
+    let usage: ShardwiseUsage = serde_json::from_value(r.usage.clone())?;
+    println!(
+        "DynamoDB per event: {:.2} write requests, {:.2} WCU; cost per million events: ${:.2} ({}), ${:.2} ({})",
+        usage.write_requests_per_event(),
+        usage.wru_per_event(),
+        usage.cost_per_million(&ISSUE_PRICES).total(),
+        ISSUE_PRICES.name,
+        usage.cost_per_million(&US_EAST_1_2024_11).total(),
+        US_EAST_1_2024_11.name
+    );
     if let Some(path) = &args.metrics_out {
         std::fs::write(path, serde_json::to_string_pretty(&r.metrics_json())?)?;
     }
