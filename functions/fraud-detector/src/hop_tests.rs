@@ -58,6 +58,11 @@ fn run(events: &[(Event, Transaction)]) -> (Vec<R1Alert>, BTreeSet<String>) {
         h.process(tx.clone()).unwrap();
         max = Some(max.map_or(e.event_time_ms, |m| m.max(e.event_time_ms)));
     }
+    // One timer per account: at its earliest unfired window end.
+    let mut keys_with_timers = BTreeSet::new();
+    for (_, key) in h.timers() {
+        assert!(keys_with_timers.insert(key.clone()), "{key} has two timers");
+    }
     h.advance_watermark(EventTime::MAX).unwrap();
     assert_eq!(h.timers().count(), 0, "every window timer fired");
 
