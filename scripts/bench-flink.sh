@@ -2,6 +2,7 @@
 # Flink side of the Shardwise-vs-Flink benchmark (issue 9).
 #
 #   scripts/bench-flink.sh [--events N] [--seed S] [--parallelism P] [--no-late-run]
+#                          [--skip-flink] [--skip-shardwise] [--shardwise-batch-size B]
 #
 # 1. Installs PyFlink (apache-flink $FLINK_VERSION, bundles Flink's jars) into
 #    target/tools/flink-venv once; reused while the version matches. Needs Java 17.
@@ -13,6 +14,10 @@
 #    in the late run, that Flink dropped exactly the records the watermark model calls
 #    late) and prints the table. Everything lands in target/bench-flink/; the late records
 #    in flink-late/late-events.jsonl, for the Shardwise side's late output to match.
+# 5. Shardwise side (`flink-shardwise`): R1 through the real fraud-detector function
+#    (FRAUD_RULES=r1-hop) on an in-process emulator; must equal the reference (alerts, and
+#    late records = Flink's dropped ones); its metrics JSON fills the table's Shardwise row.
+#    R2 (daily-totals) is not wired yet. Debug builds of the functions (see the README).
 # Not part of CI: the install is ~850 MB and a 2M-event run takes minutes.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -23,12 +28,18 @@ EVENTS=2000000
 SEED=7
 PARALLELISM=2
 LATE_RUN=1
+FLINK=1
+SHARDWISE=1
+SW_BATCH=500
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) EVENTS="$2"; shift 2 ;;
     --seed) SEED="$2"; shift 2 ;;
     --parallelism) PARALLELISM="$2"; shift 2 ;;
     --no-late-run) LATE_RUN=0; shift ;;
+    --skip-flink) FLINK=0; shift ;;
+    --skip-shardwise) SHARDWISE=0; shift ;;
+    --shardwise-batch-size) SW_BATCH="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -49,10 +60,12 @@ ensure_flink() {
   fi
 }
 
-java -version 2>&1 | head -1 | grep -q '"17\.' || { echo "Flink $FLINK_VERSION here is run on Java 17; found: $(java -version 2>&1 | head -1)" >&2; exit 1; }
-ensure_flink
-log "building loadgen and flink-bench"
-cargo build --workspace --bin loadgen --bin flink-bench
+if [ "$FLINK" = 1 ]; then
+  java -version 2>&1 | head -1 | grep -q '"17\.' || { echo "Flink $FLINK_VERSION here is run on Java 17; found: $(java -version 2>&1 | head -1)" >&2; exit 1; }
+  ensure_flink
+fi
+log "building loadgen, flink-bench, flink-shardwise and fraud-detector"
+cargo build --workspace --bin loadgen --bin flink-bench --bin flink-shardwise --bin fraud-detector
 BIN="$TARGET_DIR/debug"
 
 # run MODE RULES LOADGEN_FLAGS...: generate, run Flink, compare. The input is generated
@@ -64,12 +77,22 @@ run() {
   "$BIN/loadgen" --seed "$SEED" --transactions "$EVENTS" --duplicate-rate 0 --malformed-rate 0 \
     "$@" --jsonl "$input" --ground-truth "$OUT/truth-$EVENTS-seed$SEED-$mode.jsonl"
   local dir="$OUT/flink-$mode"
-  log "Flink $FLINK_VERSION: R1 and R2 on $input"
-  "$FLINK_VENV/bin/python" bench/flink/run_rules.py --input "$input" --out-dir "$dir" \
-    --metrics "$dir/metrics.json" --parallelism "$PARALLELISM" --rules "$rules"
-  log "comparing with the Rust reference ($mode)"
-  "$BIN/flink-bench" --input "$input" --flink-out "$dir" --flink-metrics "$dir/metrics.json" \
-    --late-out "$dir/late-events.jsonl" | tee "$dir/report.txt"
+  mkdir -p "$dir"
+  local sw=()
+  if [ "$SHARDWISE" = 1 ]; then
+    log "Shardwise: R1 through fraud-detector (r1-hop) on the emulator ($mode)"
+    "$BIN/flink-shardwise" --input "$input" --metrics-out "$dir/shardwise.json" \
+      --fraud-detector-bin "$BIN/fraud-detector" --batch-size "$SW_BATCH" | tee "$dir/shardwise.txt"
+    sw=(--shardwise-metrics "$dir/shardwise.json")
+  fi
+  if [ "$FLINK" = 1 ]; then
+    log "Flink $FLINK_VERSION: R1 and R2 on $input"
+    "$FLINK_VENV/bin/python" bench/flink/run_rules.py --input "$input" --out-dir "$dir" \
+      --metrics "$dir/metrics.json" --parallelism "$PARALLELISM" --rules "$rules"
+    log "comparing with the Rust reference ($mode)"
+    "$BIN/flink-bench" --input "$input" --flink-out "$dir" --flink-metrics "$dir/metrics.json" \
+      --late-out "$dir/late-events.jsonl" "${sw[@]}" | tee "$dir/report.txt"
+  fi
 }
 
 run no-late r1,r2 --no-late

@@ -19,15 +19,21 @@
 //! - [`rules`] — the rules as pure functions, and how out-of-order events are judged.
 //! - [`alert`] — the [`Alert`] and its id.
 //! - [`detector`] — the operator itself.
+//! - [`hop`] — the `FRAUD_RULES=r1-hop` mode: the Flink benchmark's rule R1 (HOP
+//!   windows per account and currency) on the framework's event-time windows.
 
 pub mod alert;
 pub mod config;
 pub mod detector;
+pub mod hop;
+#[cfg(test)]
+mod hop_tests;
 pub mod rules;
 pub mod state;
 
 pub use alert::{Alert, alert_id};
 pub use config::{FraudConfig, processing_config};
 pub use detector::{ALERT_SORT_KEY, FraudDetector, OPERATOR_NAME};
+pub use hop::{HopVelocity, R1_HOP_MODE, VelocityAlert, r1_hop_selected};
 pub use rules::Rule;
 pub use state::AccountState;

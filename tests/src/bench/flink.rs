@@ -17,6 +17,7 @@
 //! - `late` — the records Flink dropped as late (from a probe job) against the model.
 //! - `cost` — AWS list prices and the cost per million events of a Shardwise run.
 //! - `table` — the printed comparison table.
+//! - `shardwise_run` — phase 2: R1 through the real fraud-detector on the emulator.
 
 pub mod compare;
 pub mod cost;
@@ -24,6 +25,7 @@ pub mod input;
 pub mod late;
 pub mod reference;
 pub mod results;
+pub mod shardwise_run;
 pub mod table;
 
 #[cfg(test)]
