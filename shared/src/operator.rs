@@ -80,12 +80,6 @@ pub trait Operator: Send + Sync + 'static {
         let _ = (key, timer, ctx);
         Ok(())
     }
-
-    /// Called when the operator's watermark advances.
-    fn on_watermark(&self, watermark: EventTime) -> Result<(), Error> {
-        let _ = watermark;
-        Ok(())
-    }
 }
 
 /// Which clock a timer follows.
