@@ -3,5 +3,6 @@
 //! One binary, so the workspace links the SDKs into as few test executables as possible.
 
 mod app_loadgen;
+mod demo;
 mod framework;
 mod lambda;
