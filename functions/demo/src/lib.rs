@@ -31,6 +31,7 @@ pub mod stack;
 pub mod stream;
 pub mod summary;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -90,6 +91,9 @@ pub struct DemoOptions {
     pub settle_timeout: Duration,
     /// Longest wait for the reconciler's report.
     pub reconcile_timeout: Duration,
+    /// Environment variables set on every function on top of the template's (e.g.
+    /// `WATERMARK_IDLE_TIMEOUT_MS` for a tiny day whose windows should close quickly).
+    pub function_env: BTreeMap<String, String>,
 }
 
 impl Default for DemoOptions {
@@ -106,6 +110,7 @@ impl Default for DemoOptions {
             drain_timeout: Duration::from_secs(900),
             settle_timeout: Duration::from_secs(180),
             reconcile_timeout: Duration::from_secs(300),
+            function_env: BTreeMap::new(),
         }
     }
 }
@@ -146,6 +151,7 @@ pub async fn run(options: &DemoOptions) -> Result<Summary, DemoError> {
         profile: options.profile,
         fast_polling: options.fast_polling,
         logs_dir: options.out_dir.join("logs"),
+        function_env: options.function_env.clone(),
     };
     let running = stack::start(template, &stack_options, &plan).await?;
     for w in &running.warnings {

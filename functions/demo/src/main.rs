@@ -47,6 +47,17 @@ struct Args {
     /// Longest wait for the reconciler's report (s).
     #[arg(long, default_value_t = 300)]
     reconcile_timeout: u64,
+    /// Extra environment for every function, `K=V` (repeatable), e.g.
+    /// `WATERMARK_IDLE_TIMEOUT_MS=10000` to close a small day's windows sooner.
+    #[arg(long = "function-env", value_parser = parse_env)]
+    function_env: Vec<(String, String)>,
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not K=V"))
 }
 
 #[tokio::main]
@@ -74,6 +85,7 @@ async fn main() -> std::process::ExitCode {
         drain_timeout: Duration::from_secs(args.drain_timeout),
         settle_timeout: Duration::from_secs(args.settle_timeout),
         reconcile_timeout: Duration::from_secs(args.reconcile_timeout),
+        function_env: args.function_env.into_iter().collect(),
     };
     match run(&options).await {
         Ok(summary) => {

@@ -160,6 +160,8 @@ pub struct StackOptions {
     pub fast_polling: bool,
     /// Per-function logs.
     pub logs_dir: PathBuf,
+    /// Extra environment for every function.
+    pub function_env: BTreeMap<String, String>,
 }
 
 /// The emulator serving in this process, with the template up.
@@ -262,6 +264,9 @@ pub async fn start(
     template
         .schedules
         .retain(|s| prebuilt.contains_key(&s.function));
+    for f in &mut template.functions {
+        f.environment.extend(options.function_env.clone());
+    }
 
     let config = Config {
         lambda: LambdaSettings {
