@@ -153,7 +153,9 @@ pub async fn run(options: &DemoOptions) -> Result<Summary, DemoError> {
         logs_dir: options.out_dir.join("logs"),
         function_env: options.function_env.clone(),
     };
+    let started = Instant::now();
     let running = stack::start(template, &stack_options, &plan).await?;
+    let build_and_up = started.elapsed().as_secs_f64();
     for w in &running.warnings {
         eprintln!("warning: {w}");
     }
@@ -171,6 +173,10 @@ pub async fn run(options: &DemoOptions) -> Result<Summary, DemoError> {
     let result = drive(&running, &generated, &day_text, &plan, options).await;
     running.stop().await;
     let mut summary = result?;
+    summary.timings.insert("build_and_up".into(), build_and_up);
+    summary
+        .timings
+        .insert("total".into(), started.elapsed().as_secs_f64());
     summary.check();
     let json = serde_json::to_vec_pretty(&summary).unwrap_or_default();
     std::fs::write(options.out_dir.join("summary.json"), json)
@@ -238,6 +244,9 @@ async fn drive(
     )
     .await;
     let pipeline_seconds = started.elapsed().as_secs_f64();
+    let mut timings = BTreeMap::new();
+    timings.insert("stream_and_drain".to_owned(), pipeline_seconds);
+    let phase = Instant::now();
     settle(
         running,
         &ddb,
@@ -248,6 +257,8 @@ async fn drive(
     )
     .await;
 
+    timings.insert("settle".to_owned(), phase.elapsed().as_secs_f64());
+    let phase = Instant::now();
     let reconciliation = if let (true, Some(at)) =
         (running.runs(binaries::RECONCILER), plan.reconcile_at)
     {
@@ -279,6 +290,7 @@ async fn drive(
         None
     };
 
+    timings.insert("reconcile".to_owned(), phase.elapsed().as_secs_f64());
     let alerts = if running.runs(binaries::FRAUD_DETECTOR) {
         Some(results::alerts(&ddb, &names.alerts_table, day, truth).await?)
     } else {
@@ -315,6 +327,7 @@ async fn drive(
         functions_missing: running.missing.clone(),
         load,
         pipeline_seconds,
+        timings,
         not_drained: behind.into_iter().collect(),
         alerts,
         totals,

@@ -37,6 +37,9 @@ pub struct Summary {
     pub load: LoadReport,
     /// Seconds from the first put until every consumer had processed every record.
     pub pipeline_seconds: f64,
+    /// Wall-clock seconds per phase (`build_and_up`, `stream_and_drain`, `settle`,
+    /// `reconcile`, `total`).
+    pub timings: BTreeMap<String, f64>,
     /// Consumers still behind when the drain timed out (function → records).
     pub not_drained: BTreeMap<String, u64>,
     /// Alerts scored against the ground truth (fraud-detector running).
