@@ -16,6 +16,7 @@
 //! - [`stack`] — template, function builds ([`build`]), the in-process emulator, the
 //!   clock plan (read its docs for how the day and the clocks line up).
 //! - [`stream`] — putting the day, live progress, waiting for the drain.
+//! - [`phases`] — after the drain: outputs settling, the nightly run's report.
 //! - [`results`] — reading alerts, totals, dead letters, sessions and reports.
 //! - [`summary`] — the [`Summary`], its pass/fail checks and its text.
 //!
@@ -26,6 +27,7 @@
 //! `clap` for the CLI, `mimalloc` like the emulator's own binary.
 
 pub mod build;
+pub mod phases;
 pub mod results;
 pub mod stack;
 pub mod stream;
@@ -37,7 +39,6 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use monitoring::generator::{Generated, GeneratorConfig, generate};
-use shardwise_emulator::server::MetricsSource;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 
@@ -247,7 +248,7 @@ async fn drive(
     let mut timings = BTreeMap::new();
     timings.insert("stream_and_drain".to_owned(), pipeline_seconds);
     let phase = Instant::now();
-    settle(
+    phases::settle(
         running,
         &ddb,
         day,
@@ -269,7 +270,9 @@ async fn drive(
         progress.finish(&format!(
             "emulated clock moved to {at}: the nightly schedule fires"
         ));
-        match wait_for_reports(running, &s3, day, options.reconcile_timeout, &mut progress).await {
+        match phases::wait_for_reports(running, &s3, day, options.reconcile_timeout, &mut progress)
+            .await
+        {
             Ok(()) => {
                 match results::download_reports(&s3, &names.archive_bucket, day, &options.out_dir)
                     .await
@@ -341,117 +344,4 @@ async fn drive(
     };
     summary.check();
     Ok(summary)
-}
-
-/// After the drain: waits until the alert and output counts stop changing and, when the
-/// windows can close (daily-totals and timer-dispatcher both run), the day's totals are
-/// final — or until `timeout`, noting what did not settle.
-async fn settle(
-    running: &Running,
-    ddb: &aws_sdk_dynamodb::Client,
-    day: &str,
-    timeout: Duration,
-    notes: &mut Vec<String>,
-    progress: &mut Progress,
-) {
-    let names = &running.names;
-    let expect_final =
-        running.runs(binaries::DAILY_TOTALS) && running.runs(binaries::TIMER_DISPATCHER);
-    let deadline = Instant::now() + timeout;
-    let mut last = None;
-    let mut stable_polls = 0;
-    loop {
-        let alerts = stream::count_items(ddb, &names.alerts_table).await;
-        let outputs = stream::count_items(ddb, &names.outputs_table).await;
-        let rows = if running.runs(binaries::DAILY_TOTALS) {
-            results::total_rows(ddb, &names.outputs_table, day)
-                .await
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let finals = rows.iter().filter(|r| r.is_final).count();
-        let current = (alerts, outputs, finals);
-        stable_polls = if last == Some(current) {
-            stable_polls + 1
-        } else {
-            0
-        };
-        last = Some(current);
-        let all_final = !expect_final || (!rows.is_empty() && finals == rows.len());
-        if stable_polls >= 2 && all_final {
-            progress.finish(&format!(
-                "settled: {alerts} alerts, {outputs} output items, {finals}/{} totals final",
-                rows.len()
-            ));
-            return;
-        }
-        if Instant::now() >= deadline {
-            progress.finish("settle timeout");
-            notes.push(format!(
-                "after {} s of settling: {finals} of {} daily-totals rows final (windows close \
-                 once the shards have been idle for the watermark idle timeout)",
-                timeout.as_secs(),
-                rows.len()
-            ));
-            return;
-        }
-        progress.show(&format!(
-            "settling: {alerts} alerts, {outputs} output items, {finals}/{} totals final",
-            rows.len()
-        ));
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-async fn wait_for_reports(
-    running: &Running,
-    s3: &aws_sdk_s3::Client,
-    day: &str,
-    timeout: Duration,
-    progress: &mut Progress,
-) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if results::reports_ready(s3, &running.names.archive_bucket, day).await {
-            progress.finish("reconciliation report written");
-            return Ok(());
-        }
-        let schedule_errors: u64 = running
-            .stack
-            .schedules
-            .metrics()
-            .as_object()
-            .into_iter()
-            .flat_map(|m| m.values())
-            .filter(|s| {
-                s["function"].as_str().is_some_and(|f| {
-                    running
-                        .functions
-                        .get(binaries::RECONCILER)
-                        .map(String::as_str)
-                        == Some(f)
-                })
-            })
-            .filter_map(|s| s["errors"].as_u64())
-            .sum();
-        if schedule_errors > 0 {
-            return Err(format!(
-                "the reconciler failed ({schedule_errors} failed scheduled invocations; see {})",
-                running_log_hint()
-            ));
-        }
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "the reconciler wrote no report within {} s",
-                timeout.as_secs()
-            ));
-        }
-        progress.show("waiting for the reconciler's report");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-fn running_log_hint() -> &'static str {
-    "the function logs in <out_dir>/logs/"
 }
