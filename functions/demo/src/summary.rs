@@ -120,6 +120,12 @@ impl Summary {
             self.load.records_per_second,
             self.pipeline_seconds
         );
+        let phases: Vec<String> = self
+            .timings
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.1} s"))
+            .collect();
+        let _ = writeln!(o, "timings      {}", phases.join(", "));
         let _ = writeln!(
             o,
             "functions    running: {}",
