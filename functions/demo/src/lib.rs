@@ -310,7 +310,7 @@ async fn drive(
         .saturating_mul(1000);
     let dead_letters = results::dead_letters(&ddb, &names.dead_letter_table, truth, now_ms).await?;
     let sessions = if running.runs(binaries::SESSION_TRACKER) {
-        Some(results::sessions(&ddb, &names.outputs_table).await?)
+        Some(results::sessions(&ddb, &names.outputs_table, day).await?)
     } else {
         None
     };

@@ -280,20 +280,57 @@ pub async fn dead_letters(
     Ok(s)
 }
 
-/// Session summaries in the outputs table (items of an operator named like `session…`).
-pub async fn sessions(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<u64, DemoError> {
-    let items = scan_all(ddb, table).await?;
-    Ok(items
-        .iter()
-        .filter(|i| {
-            let op = i
-                .get("operator")
-                .and_then(|v| v.as_s().ok())
-                .map(String::as_str)
-                .unwrap_or_default();
-            op.contains("session")
-        })
-        .count() as u64)
+/// Prefix of session-tracker's partition keys (`session-tracker#<start day>` for closed
+/// sessions, `session-tracker#heartbeat` for running figures).
+pub const SESSIONS_PK_PREFIX: &str = "session-tracker#";
+
+/// The day's device sessions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SessionsSummary {
+    /// Closed sessions that started on the day.
+    pub closed: u64,
+    /// Transactions in them.
+    pub transactions: u64,
+    /// Mean session duration, seconds.
+    pub mean_duration_seconds: f64,
+    /// Heartbeat items (running figures of sessions, overwritten in place).
+    pub heartbeat_items: u64,
+}
+
+/// Reads the day's closed sessions and the heartbeat items.
+pub async fn sessions(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    day: &str,
+) -> Result<SessionsSummary, DemoError> {
+    let closed = query_all(
+        ddb,
+        table,
+        None,
+        "pk",
+        &format!("{SESSIONS_PK_PREFIX}{day}"),
+    )
+    .await?;
+    let beats = query_all(
+        ddb,
+        table,
+        None,
+        "pk",
+        &format!("{SESSIONS_PK_PREFIX}heartbeat"),
+    )
+    .await?;
+    let rows: Vec<Value> = closed.iter().map(item_json).collect();
+    let durations: i64 = rows.iter().filter_map(|j| j["duration_ms"].as_i64()).sum();
+    Ok(SessionsSummary {
+        closed: rows.len() as u64,
+        transactions: rows.iter().filter_map(|j| j["transactions"].as_u64()).sum(),
+        mean_duration_seconds: if rows.is_empty() {
+            0.0
+        } else {
+            durations as f64 / 1000.0 / rows.len() as f64
+        },
+        heartbeat_items: beats.len() as u64,
+    })
 }
 
 /// The reconciliation's outcome, from `reconciliation.json`.

@@ -9,7 +9,7 @@ use load_generator::LoadReport;
 use monitoring::generator::Score;
 use serde::Serialize;
 
-use crate::results::{DeadLetterSummary, ReconciliationSummary, TotalsSummary};
+use crate::results::{DeadLetterSummary, ReconciliationSummary, SessionsSummary, TotalsSummary};
 
 /// Precision and recall the demo requires (issue 7's targets).
 pub const MIN_PRECISION: f64 = 0.9;
@@ -50,8 +50,8 @@ pub struct Summary {
     pub reconciliation: Option<ReconciliationSummary>,
     /// Dead letters.
     pub dead_letters: DeadLetterSummary,
-    /// Session summaries (session-tracker running).
-    pub sessions: Option<u64>,
+    /// Device sessions (session-tracker running).
+    pub sessions: Option<SessionsSummary>,
     /// Where the summary and reports were written.
     pub out_dir: PathBuf,
     /// Observations that are not failures.
@@ -232,9 +232,13 @@ impl Summary {
                 d.expected_by_reason.get(r).copied().unwrap_or(0)
             );
         }
-        match self.sessions {
-            Some(n) => {
-                let _ = writeln!(o, "sessions     {n} session summaries");
+        match &self.sessions {
+            Some(s) => {
+                let _ = writeln!(
+                    o,
+                    "sessions     {} closed sessions with {} transactions (mean {:.0} s); {} heartbeat items",
+                    s.closed, s.transactions, s.mean_duration_seconds, s.heartbeat_items
+                );
             }
             None => {
                 let _ = writeln!(o, "sessions     (session-tracker not running)");
