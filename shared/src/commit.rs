@@ -112,7 +112,7 @@ where
     }
 
     /// Also publishes every output to a Kinesis stream (`ProcessingConfig::output_stream`),
-    /// under the output's pk as record id. Publishing happens BEFORE the key's commit: a
+    /// under a deterministic record id (the pk; pk#sk for keyed outputs). Publishing happens BEFORE the key's commit: a
     /// publish that succeeds before a failed commit is repeated on re-delivery under the
     /// same id (consumers dedupe), whereas publishing after the commit could lose outputs
     /// when the function dies in between — re-delivery skips committed records.
@@ -126,6 +126,7 @@ where
         let Some(sink) = &self.publisher else {
             return Ok(());
         };
+        let operator = self.operator.name();
         let records: Vec<SinkRecord<serde_json::Value>> = commit
             .outputs
             .iter()
@@ -133,8 +134,14 @@ where
             .map(|out| {
                 let payload = serde_json::from_str(&out.body)
                     .map_err(|e| Error::Service(format!("output body: {e}")))?;
+                // Default placements are unique by pk; keyed ones by pk and sk.
+                let id = if out.sk == operator {
+                    out.pk.clone()
+                } else {
+                    format!("{}#{}", out.pk, out.sk)
+                };
                 Ok(SinkRecord {
-                    id: out.pk.clone(),
+                    id,
                     partition_key: out.key.clone(),
                     payload,
                 })
@@ -396,7 +403,7 @@ where
                     body: folded.body,
                     failing,
                 },
-                outputs: folded.outputs,
+                outputs: last_per_item(folded.outputs),
             };
             if let Err(e) = self.publish(&commit).await {
                 tracing::warn!(key = %key, error = %e, "publishing outputs failed; batch will be re-delivered from the key");
@@ -463,4 +470,23 @@ impl<O: Operator, S, C> Processor<O, S, C> {
     pub fn operator_name(&self) -> &str {
         self.operator.name()
     }
+}
+
+/// Keeps the last of several outputs to the same item (a keyed output updated by later
+/// records of the batch): a transaction may not touch one item twice, and only the final
+/// value matters. Order is otherwise kept.
+fn last_per_item(outputs: Vec<crate::store::OutputItem>) -> Vec<crate::store::OutputItem> {
+    let mut last: HashMap<(OutputTable, &str, &str), usize> = HashMap::new();
+    for (i, out) in outputs.iter().enumerate() {
+        last.insert((out.table, &out.pk, &out.sk), i);
+    }
+    if last.len() == outputs.len() {
+        return outputs;
+    }
+    let keep: std::collections::HashSet<usize> = last.into_values().collect();
+    outputs
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, out)| keep.contains(&i).then_some(out))
+        .collect()
 }

@@ -49,6 +49,8 @@
 //! - [`fold`] — one key's records folded into its state (pure); [`commit`] — the batch
 //!   commit (grouping, reads, concurrent conditional writes, conflicts, throttles).
 //! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`deadletter`] — poison records.
+//! - [`harness`] — drives an operator's callbacks in memory with chosen watermark and
+//!   processing time, for operator unit tests.
 //! - [`sinks`] — idempotent DynamoDB, Kinesis and S3 sinks; [`metrics`] — EMF lines;
 //!   [`retry`] — jittered backoff; [`clock`] — the injected clock;
 //!   [`runtime`] — `run_kinesis`, the only caller of `lambda_runtime::run`.
@@ -74,6 +76,7 @@ pub mod dynamo_item;
 pub mod dynamo_store;
 pub mod error;
 pub mod fold;
+pub mod harness;
 pub mod ids;
 pub mod memory_store;
 pub mod metrics;
@@ -90,6 +93,7 @@ pub use commit::{BatchReport, Processor};
 pub use config::{Consistency, ProcessingConfig};
 pub use dynamo_store::DynamoStateStore;
 pub use error::{Error, RetryClass};
+pub use harness::Harness;
 pub use ids::{EventTime, PartitionKey, SequenceNumber, ShardId};
 pub use memory_store::MemoryStateStore;
 pub use operator::{

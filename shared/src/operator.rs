@@ -9,7 +9,6 @@
 //! read the operator's watermark, emit keyed outputs that later emissions overwrite
 //! (window results) and route late events to a side output.
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -31,8 +30,9 @@ pub struct RecordMeta {
 
 /// A stateful stream operator.
 pub trait Operator: Send + Sync + 'static {
-    /// The decoded record type.
-    type Event: DeserializeOwned + Send + 'static;
+    /// The decoded record type (the [`Codec`](crate::codec::Codec) makes it; the default
+    /// JSON codec needs it to be `DeserializeOwned`).
+    type Event: Send + 'static;
     /// The per-key state.
     type State: KeyedState;
     /// What `on_event` emits (written to the outputs table with the state change).

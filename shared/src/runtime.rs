@@ -31,10 +31,14 @@ pub fn init_tracing() {
 
 /// Runs `operator` as a Kinesis-triggered Lambda function with JSON records, the
 /// DynamoDB state store built from the standard AWS environment, and the system clock.
-pub async fn run_kinesis<O: Operator>(
+pub async fn run_kinesis<O>(
     operator: O,
     config: ProcessingConfig,
-) -> Result<(), lambda_runtime::Error> {
+) -> Result<(), lambda_runtime::Error>
+where
+    O: Operator,
+    O::Event: serde::de::DeserializeOwned,
+{
     run_kinesis_with(operator, JsonCodec::default(), config).await
 }
 

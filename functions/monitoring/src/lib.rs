@@ -4,6 +4,7 @@
 //! - [`model`] — [`Transaction`](model::Transaction) and its value types (id newtypes,
 //!   [`Money`](model::Money) in integer minor units, country, location, channel); the
 //!   flat JSON wire form written to the `transactions` stream (partition key = account).
+//! - [`codec`] — the shardwise record codec every stream function decodes with.
 //! - [`validate`] — bytes → transaction or a typed [`RejectReason`](validate::RejectReason)
 //!   whose text becomes the dead-letter reason.
 //! - [`generator`] — a seeded, deterministic day of traffic with injected fraud, disorder,
@@ -17,6 +18,7 @@
 //! specified, so a seed means the same bytes on every platform (rand's `StdRng` makes
 //! no such promise across versions).
 
+pub mod codec;
 pub mod generator;
 pub mod model;
 mod reference;

@@ -17,6 +17,7 @@ mod faults;
 mod fixture;
 mod kinesis_source;
 mod outputs;
+mod routing;
 mod sinks;
 
 use std::collections::BTreeSet;
