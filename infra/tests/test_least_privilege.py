@@ -67,6 +67,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "${StateTable.Arn}": STATE_RW,
         "${TimersTable.Arn}": {"dynamodb:PutItem", "dynamodb:DeleteItem"},
         "${OutputsTable.Arn}": {"dynamodb:PutItem"},
+        "${LateEventsTable.Arn}": {"dynamodb:PutItem"},
         "${DeadLetterTable.Arn}": {"dynamodb:PutItem"},
     },
     "ArchiverFunction": {
@@ -76,7 +77,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     },
     "TimerDispatcherFunction": {
         "${TimerDispatcherLogGroup.Arn}": LOGS,
-        "${TimersTable.Arn}": {"dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
+        "${TimersTable.Arn}": {"dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"},
         "${StateTable.Arn}": STATE_RW,
         "${OutputsTable.Arn}": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
     },

@@ -17,13 +17,19 @@
 //! re-delivery, uncommitted keys are applied then. In `at_least_once` mode the marks are
 //! not consulted and writes are unconditional — cheaper, and re-deliveries double-apply.
 //!
+//! Timers: the fold's timer changes are netted against the key's stored timers and
+//! become timer-item puts/deletes in the same transaction ([`crate::timer_store`]).
+//! Watermarks: the operator's watermark document is read with the keys (same
+//! `BatchGetItem`) and, after the keys committed, the shard's watermark is advanced
+//! ([`crate::watermark`]): one extra conditional write per batch that moves it.
+//!
 //! Cost per batch: ⌈keys/100⌉ BatchGetItem calls and one write per key that has new
 //! records (a transaction, at 2× WCU, only when the key emitted outputs). Powertools'
 //! idempotency pays three writes per record; with keys spread uniformly over 100,000
 //! accounts and 1,000-record batches nearly every record has its own key, so we pay
 //! ≈ 0.33× its write requests — and less the more records share a key in a batch.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -44,6 +50,8 @@ use crate::operator::Operator;
 use crate::retry::backoff;
 use crate::sinks::{KinesisSink, SinkRecord};
 use crate::store::{CommitResult, FailingRecord, KeyCommit, OutputTable, StateStore, StoredState};
+use crate::timer_store::{apply_changes, plan_writes};
+use crate::watermark::{self, Watermarks};
 
 /// What a processed batch reports.
 #[derive(Debug, Clone)]
@@ -179,6 +187,8 @@ where
         let mut groups: Vec<KeyGroup<O::Event>> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut poison = Vec::new();
+        // Per shard, the largest event time: the watermark candidate.
+        let mut max_event: BTreeMap<String, EventTime> = BTreeMap::new();
         for (pos, record) in records.iter().enumerate() {
             let keyed = self
                 .codec
@@ -186,6 +196,12 @@ where
                 .and_then(|event| Ok((self.operator.key(&event, &record.meta)?, event)));
             match keyed {
                 Ok((key, event)) => {
+                    if let Some(t) = self.operator.event_time(&event) {
+                        let slot = max_event
+                            .entry(record.meta.shard.0.clone())
+                            .or_insert(EventTime::MIN);
+                        *slot = (*slot).max(t);
+                    }
                     let slot = *index.entry(key.clone()).or_insert_with(|| {
                         groups.push(KeyGroup {
                             key,
@@ -212,16 +228,28 @@ where
             }
         }
 
-        // 2. One read for every key.
-        let item_keys: Vec<String> = groups.iter().map(|g| self.item_key(&g.key)).collect();
+        // 2. One read for every key, and the operator's watermarks in the same call.
+        let mut item_keys: Vec<String> = groups.iter().map(|g| self.item_key(&g.key)).collect();
+        let watermark_key = watermark::item_key(self.operator.name());
+        item_keys.push(watermark_key.clone());
         let mut stored = self.read_with_retry(&item_keys, &mut metrics).await?;
+        item_keys.pop();
+        let watermark_item = stored.remove(&watermark_key);
+        let watermarks = Watermarks::from_stored(watermark_item.as_ref());
+        let operator_watermark = watermarks.operator_watermark(now, &self.config.watermark);
 
         // 3. One conditional write per key, concurrently.
         let outcomes: Vec<Result<KeyOutcome, Error>> =
             stream::iter(groups.into_iter().zip(item_keys.iter()))
                 .map(|(group, item_key)| {
                     let initial = stored.remove(item_key);
-                    self.commit_key(group, item_key, initial, &records, now)
+                    self.commit_key(
+                        group,
+                        item_key,
+                        initial,
+                        &records,
+                        (now, operator_watermark),
+                    )
                 })
                 .buffer_unordered(self.config.commit_concurrency.max(1))
                 .collect()
@@ -232,7 +260,40 @@ where
             failures.extend(outcome.failed_at);
         }
 
-        // 4. Report the first failed record.
+        // 4. Advance the shards' watermarks once everything committed (see `watermark`).
+        if failures.is_empty() {
+            let mut read = Some(watermark_item);
+            for (shard, max) in &max_event {
+                let candidate = EventTime(
+                    max.0
+                        .saturating_sub(self.config.watermark.out_of_orderness_ms),
+                );
+                let moves = watermarks.shards.get(shard).is_none_or(|s| {
+                    candidate.0 > s.watermark
+                        || now.0.saturating_sub(s.advanced_at)
+                            >= self.config.watermark.idle_timeout_ms / 2
+                });
+                if !moves {
+                    continue;
+                }
+                let result = watermark::advance(
+                    &*self.store,
+                    self.operator.name(),
+                    shard,
+                    candidate,
+                    now,
+                    &self.config.watermark,
+                    read.take(),
+                )
+                .await;
+                if let Err(e) = result {
+                    // Not fatal for the batch: the next batch of the shard advances it.
+                    tracing::warn!(shard = %shard, error = %e, "watermark not advanced");
+                }
+            }
+        }
+
+        // 5. Report the first failed record.
         let first_failure = failures
             .iter()
             .min()
@@ -309,7 +370,7 @@ where
         item_key: &str,
         mut stored: Option<StoredState>,
         records: &[BatchRecord],
-        now: crate::ids::EventTime,
+        (now, watermark): (EventTime, EventTime),
     ) -> Result<KeyOutcome, Error> {
         let KeyGroup {
             key,
@@ -326,7 +387,7 @@ where
             dedupe: self.exactly_once(),
             max_state_bytes: self.config.max_state_bytes,
             now,
-            watermark: EventTime::MIN,
+            watermark,
         };
         let mut conflicts = 0;
         loop {
@@ -393,6 +454,18 @@ where
                 outcome.failed_at = stop;
                 return Ok(outcome);
             }
+            let before = stored
+                .as_ref()
+                .map(|s| s.timers.clone())
+                .unwrap_or_default();
+            let layout = &self.config.timer_layout;
+            let after = apply_changes(layout, &before, &folded.timers, now);
+            let timers = plan_writes(layout, self.operator.name(), &key, &before, &after);
+            let ttl = if after.is_empty() {
+                folded.lifetime.ttl_seconds()
+            } else {
+                None
+            };
             let commit = KeyCommit {
                 item_key: item_key.to_owned(),
                 expected_version: stored.as_ref().map(|s| s.version),
@@ -402,8 +475,11 @@ where
                     high_water: folded.high_water,
                     body: folded.body,
                     failing,
+                    timers: after,
+                    ttl,
                 },
                 outputs: last_per_item(folded.outputs),
+                timers,
             };
             if let Err(e) = self.publish(&commit).await {
                 tracing::warn!(key = %key, error = %e, "publishing outputs failed; batch will be re-delivered from the key");

@@ -33,6 +33,15 @@ pub const ENV_MAX_STATE_BYTES: &str = "SHARDWISE_MAX_STATE_BYTES";
 /// Env var: batches slower than this many milliseconds are logged and counted.
 pub const ENV_LATENCY_THRESHOLD_MS: &str = "SHARDWISE_LATENCY_THRESHOLD_MS";
 
+/// Env var: bounded out-of-orderness of event times, ms (watermark = max − this).
+pub const ENV_WATERMARK_OUT_OF_ORDERNESS_MS: &str = "WATERMARK_OUT_OF_ORDERNESS_MS";
+/// Env var: a shard without watermark progress for this long is advanced by processing time.
+pub const ENV_WATERMARK_IDLE_TIMEOUT_MS: &str = "WATERMARK_IDLE_TIMEOUT_MS";
+/// Env var: processing-time timer bucket width, seconds (same for every function!).
+pub const ENV_TIMER_BUCKET_SECONDS: &str = "TIMER_BUCKET_SECONDS";
+/// Env var: spread partitions per timer bucket (same for every function!).
+pub const ENV_TIMER_SPREAD: &str = "TIMER_SPREAD";
+
 /// DynamoDB's item size limit (400 KB, attribute names included).
 pub const DYNAMODB_ITEM_LIMIT: usize = 400 * 1024;
 /// Default state budget: the item limit minus room for the key, version and
@@ -93,6 +102,10 @@ pub struct ProcessingConfig {
     pub max_state_bytes: usize,
     /// Batches slower than this are logged and counted.
     pub latency_threshold: Duration,
+    /// How timer items are partitioned.
+    pub timer_layout: crate::timer_store::TimerLayout,
+    /// How watermarks are derived.
+    pub watermark: crate::watermark::WatermarkPolicy,
 }
 
 impl ProcessingConfig {
@@ -112,6 +125,8 @@ impl ProcessingConfig {
             max_record_attempts: 3,
             max_state_bytes: DEFAULT_MAX_STATE_BYTES,
             latency_threshold: Duration::from_secs(5),
+            timer_layout: crate::timer_store::TimerLayout::default(),
+            watermark: crate::watermark::WatermarkPolicy::default(),
         }
     }
 
@@ -171,8 +186,37 @@ impl ProcessingConfig {
         if let Some(ms) = number(&lookup, ENV_LATENCY_THRESHOLD_MS)? {
             config.latency_threshold = Duration::from_millis(ms);
         }
+        read_time_settings(&lookup, &mut config)?;
         Ok(config)
     }
+}
+
+/// The timer and watermark settings (kept apart to keep merges of this file local).
+fn read_time_settings(
+    lookup: &impl Fn(&str) -> Option<String>,
+    config: &mut ProcessingConfig,
+) -> Result<(), Error> {
+    if let Some(ms) = number::<i64>(lookup, ENV_WATERMARK_OUT_OF_ORDERNESS_MS)? {
+        config.watermark.out_of_orderness_ms = ms.max(0);
+    }
+    if let Some(ms) = number::<i64>(lookup, ENV_WATERMARK_IDLE_TIMEOUT_MS)? {
+        config.watermark.idle_timeout_ms = ms.max(1);
+    }
+    if let Some(s) = number::<i64>(lookup, ENV_TIMER_BUCKET_SECONDS)? {
+        if s < 1 {
+            return Err(Error::Config(format!(
+                "{ENV_TIMER_BUCKET_SECONDS} must be ≥ 1"
+            )));
+        }
+        config.timer_layout.bucket_ms = s.saturating_mul(1000);
+    }
+    if let Some(n) = number::<u32>(lookup, ENV_TIMER_SPREAD)? {
+        if n == 0 {
+            return Err(Error::Config(format!("{ENV_TIMER_SPREAD} must be ≥ 1")));
+        }
+        config.timer_layout.spread = n;
+    }
+    Ok(())
 }
 
 fn number<T: std::str::FromStr>(

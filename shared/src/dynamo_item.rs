@@ -33,6 +33,10 @@ pub const ATTR_STATE: &str = "state";
 pub const ATTR_FAILING: &str = "failing";
 /// State attribute: last commit time (epoch ms).
 pub const ATTR_UPDATED_AT: &str = "updated_at";
+/// State attribute: the key's timers (S, JSON; see `timer_store::encode_timers`).
+pub const ATTR_TIMERS: &str = "timers";
+/// State attribute: DynamoDB TTL (N, epoch s) when the whole item may expire, else NULL.
+pub const ATTR_TTL: &str = "ttl";
 /// Output attribute: the state key that produced the output.
 pub const ATTR_OUT_KEY: &str = "key";
 /// Output attribute: the encoded output.
@@ -83,6 +87,16 @@ pub(crate) fn attribute_values(commit: &KeyCommit) -> Vec<(&'static str, Attribu
         (":hwm", AttributeValue::M(hwm)),
         (":upd", AttributeValue::N(now_ms().to_string())),
         (":fail", encode_failing(commit.state.failing.as_ref())),
+        (
+            ":tm",
+            AttributeValue::S(crate::timer_store::encode_timers(&commit.state.timers)),
+        ),
+        (
+            ":ttl",
+            commit.state.ttl.map_or(AttributeValue::Null(true), |t| {
+                AttributeValue::N(t.to_string())
+            }),
+        ),
     ]
 }
 
@@ -132,6 +146,16 @@ pub(crate) fn decode_item(
         }
         _ => None,
     };
+    let timers = match item.get(ATTR_TIMERS) {
+        Some(AttributeValue::S(s)) => {
+            crate::timer_store::decode_timers(s).ok_or_else(|| corrupt("bad timers"))?
+        }
+        _ => BTreeMap::new(),
+    };
+    let ttl = match item.get(ATTR_TTL) {
+        Some(AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    };
     Ok((
         pk.clone(),
         StoredState {
@@ -139,6 +163,8 @@ pub(crate) fn decode_item(
             high_water,
             body,
             failing,
+            timers,
+            ttl,
         },
     ))
 }
@@ -202,8 +228,17 @@ mod tests {
                 high_water: BTreeMap::from([(failing.shard.clone(), failing.sequence.clone())]),
                 body: r#"{"x":1}"#.into(),
                 failing: Some(failing),
+                timers: BTreeMap::from([(
+                    crate::operator::Timer {
+                        domain: crate::operator::TimeDomain::Processing,
+                        time: crate::ids::EventTime(61_000),
+                    },
+                    60_000,
+                )]),
+                ttl: Some(1_800_000_000),
             },
             outputs: Vec::new(),
+            timers: crate::timer_store::TimerWrites::default(),
         };
         let mut item: HashMap<String, AttributeValue> = HashMap::from([(
             ATTR_PK.to_owned(),
@@ -214,6 +249,8 @@ mod tests {
             (":ver", ATTR_VERSION),
             (":hwm", ATTR_HWM),
             (":fail", ATTR_FAILING),
+            (":tm", ATTR_TIMERS),
+            (":ttl", ATTR_TTL),
         ];
         for (placeholder, value) in attribute_values(&commit) {
             if let Some((_, name)) = names.iter().find(|(p, _)| *p == placeholder) {

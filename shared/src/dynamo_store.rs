@@ -21,12 +21,14 @@ use futures::{StreamExt, TryStreamExt};
 use crate::deadletter::{self, DeadLetter};
 use crate::dynamo_item::{
     ATTR_FAILING, ATTR_HWM, ATTR_OUT_BODY, ATTR_OUT_KEY, ATTR_OUT_OPERATOR, ATTR_PK, ATTR_SK,
-    ATTR_STATE, ATTR_UPDATED_AT, ATTR_VERSION, attribute_values, decode_item, flattened_fields,
-    state_key,
+    ATTR_STATE, ATTR_TIMERS, ATTR_TTL, ATTR_UPDATED_AT, ATTR_VERSION, attribute_values,
+    decode_item, flattened_fields, state_key,
 };
+use crate::dynamo_timers;
 use crate::error::Error;
 use crate::retry::backoff;
 use crate::store::{CommitResult, KeyCommit, OutputItem, OutputTable, StateStore, StoredState};
+use crate::timer_store::TimerEntry;
 
 /// BatchGetItem's per-call key limit.
 const BATCH_GET_LIMIT: usize = 100;
@@ -57,6 +59,7 @@ pub struct DynamoStateStore {
     late_events_table: Option<String>,
     dead_letter_table: String,
     stats: Arc<StoreStats>,
+    timers_table: Option<String>,
 }
 
 impl DynamoStateStore {
@@ -74,7 +77,21 @@ impl DynamoStateStore {
             late_events_table: None,
             dead_letter_table: dead_letter_table.to_owned(),
             stats: Arc::default(),
+            timers_table: None,
         }
+    }
+
+    /// The same store with a timers table (operators that register timers need one).
+    #[must_use]
+    pub fn with_timers_table(mut self, table: Option<&str>) -> Self {
+        self.timers_table = table.map(str::to_owned);
+        self
+    }
+
+    fn timers_table(&self) -> Result<&str, Error> {
+        self.timers_table.as_deref().ok_or_else(|| {
+            Error::Config("the operator uses timers but no timers table is configured".into())
+        })
     }
 
     /// Routes late events (`Context::emit_late`) to `table`.
@@ -122,8 +139,10 @@ impl DynamoStateStore {
             .table_name(&self.state_table)
             .set_key(Some(state_key(&commit.item_key)))
             .update_expression(
-                "SET #st = :st, #ver = :ver, #hwm = :hwm, #upd = :upd, #fail = :fail",
+                "SET #st = :st, #ver = :ver, #hwm = :hwm, #upd = :upd, #fail = :fail, #tm = :tm, #ttl = :ttl",
             )
+            .expression_attribute_names("#tm", ATTR_TIMERS)
+            .expression_attribute_names("#ttl", ATTR_TTL)
             .expression_attribute_names("#fail", ATTR_FAILING)
             .expression_attribute_names("#st", ATTR_STATE)
             .expression_attribute_names("#ver", ATTR_VERSION)
@@ -170,8 +189,51 @@ impl DynamoStateStore {
     }
 
     async fn transaction(&self, commit: &KeyCommit) -> Result<CommitResult, Error> {
+        // Timer actions go inline first (the fired timer's conditional delete must);
+        // timer puts that do not fit are written before the transaction (an orphan item
+        // never fires: the state is the truth), timer deletes that do not fit after it.
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(self.state_update(commit)?)
+                .build(),
+        ];
+        let mut room = TRANSACT_LIMIT - 1;
+        let mut late_deletes: Vec<&TimerEntry> = Vec::new();
+        if !commit.timers.is_empty() {
+            let timers = self.timers_table()?;
+            if let Some(fired) = &commit.timers.fired {
+                let delete = dynamo_timers::timer_delete(timers, fired, true)?;
+                items.push(TransactWriteItem::builder().delete(delete).build());
+                room -= 1;
+            }
+            for entry in &commit.timers.puts {
+                let put = dynamo_timers::timer_put(timers, entry)?;
+                if room > 0 {
+                    items.push(TransactWriteItem::builder().put(put).build());
+                    room -= 1;
+                } else {
+                    self.stats.writes.fetch_add(1, Ordering::Relaxed);
+                    self.client
+                        .put_item()
+                        .table_name(timers)
+                        .set_item(Some(put.item().clone()))
+                        .send()
+                        .await
+                        .map_err(classify)?;
+                }
+            }
+            for entry in &commit.timers.deletes {
+                if room > 0 {
+                    let delete = dynamo_timers::timer_delete(timers, entry, false)?;
+                    items.push(TransactWriteItem::builder().delete(delete).build());
+                    room -= 1;
+                } else {
+                    late_deletes.push(entry);
+                }
+            }
+        }
         // Outputs that do not fit next to the update go first, idempotently.
-        let inline = TRANSACT_LIMIT - 1;
+        let inline = room;
         for out in commit.outputs.iter().skip(inline) {
             let put = self.output_put(commit, out)?;
             self.stats.writes.fetch_add(1, Ordering::Relaxed);
@@ -183,11 +245,6 @@ impl DynamoStateStore {
                 .await
                 .map_err(classify)?;
         }
-        let mut items = vec![
-            TransactWriteItem::builder()
-                .update(self.state_update(commit)?)
-                .build(),
-        ];
         for out in commit.outputs.iter().take(inline) {
             items.push(
                 TransactWriteItem::builder()
@@ -203,7 +260,13 @@ impl DynamoStateStore {
             .send()
             .await
         {
-            Ok(_) => Ok(CommitResult::Committed),
+            Ok(_) => {
+                if !late_deletes.is_empty() {
+                    self.delete_timer_items(&late_deletes.into_iter().cloned().collect::<Vec<_>>())
+                        .await?;
+                }
+                Ok(CommitResult::Committed)
+            }
             Err(SdkError::ServiceError(service)) => {
                 let err = service.into_err();
                 let reasons: Vec<&str> = match &err {
@@ -212,7 +275,8 @@ impl DynamoStateStore {
                     }
                     _ => Vec::new(),
                 };
-                if reasons.first() == Some(&"ConditionalCheckFailed") {
+                // The state's version condition or the fired timer's existence.
+                if reasons.contains(&"ConditionalCheckFailed") {
                     Ok(CommitResult::Conflict)
                 } else if reasons
                     .iter()
@@ -338,7 +402,7 @@ impl StateStore for DynamoStateStore {
     }
 
     async fn commit(&self, commit: &KeyCommit) -> Result<CommitResult, Error> {
-        if commit.outputs.is_empty() {
+        if commit.outputs.is_empty() && commit.timers.is_empty() {
             self.single_update(commit).await
         } else {
             self.transaction(commit).await
@@ -383,6 +447,45 @@ impl StateStore for DynamoStateStore {
             .send()
             .await
             .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn query_timers(
+        &self,
+        partition: &str,
+        sk_before: &str,
+        limit: usize,
+    ) -> Result<Vec<TimerEntry>, Error> {
+        self.query_timer_page(partition, sk_before, limit).await
+    }
+
+    async fn delete_timer_items(&self, entries: &[TimerEntry]) -> Result<(), Error> {
+        self.delete_timer_list(entries).await
+    }
+}
+
+impl DynamoStateStore {
+    /// `StateStore::query_timers` (kept here, apart from the trait impl, for merges).
+    async fn query_timer_page(
+        &self,
+        partition: &str,
+        sk_before: &str,
+        limit: usize,
+    ) -> Result<Vec<TimerEntry>, Error> {
+        let table = self.timers_table()?;
+        dynamo_timers::query_due(&self.client, table, partition, sk_before, limit)
+            .await
+            .map_err(classify)
+    }
+
+    async fn delete_timer_list(&self, entries: &[TimerEntry]) -> Result<(), Error> {
+        let table = self.timers_table()?;
+        for entry in entries {
+            self.stats.writes.fetch_add(1, Ordering::Relaxed);
+            dynamo_timers::delete_item(&self.client, table, entry)
+                .await
+                .map_err(classify)?;
+        }
         Ok(())
     }
 }

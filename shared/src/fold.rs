@@ -46,6 +46,8 @@ pub struct Folded {
     pub duplicates: u64,
     /// Whether anything changed (applied or poisoned records): no change, no write.
     pub changed: bool,
+    /// When the whole new state may expire (the item's TTL).
+    pub lifetime: crate::state::Lifetime,
 }
 
 /// Inputs of one key's fold.
@@ -156,6 +158,7 @@ impl KeyFold<'_> {
             applied,
             duplicates,
             changed,
+            lifetime: state.lifetime(),
         })
     }
 

@@ -41,7 +41,10 @@
 //! - [`error`] — the one `Error` enum with its retry classification.
 //! - [`config`] — `ProcessingConfig` from the environment through an injectable lookup.
 //! - [`codec`] — record decoding (JSON default, pluggable).
-//! - [`operator`] — the operator trait, its context and hooks (timers come in the time issue).
+//! - [`operator`] — the operator trait, its context and hooks (timers, event time).
+//! - [`timer_store`] — timer items (due buckets × spread partitions) committed with the
+//!   key's state; [`dispatcher`] — fires due timers exactly once; [`watermark`] — per-shard
+//!   watermarks and the operator watermark. See `shared/TIMERS.md`.
 //! - [`state`] — state primitives with TTL; the 400 KB item limit policy.
 //! - [`store`] — the `StateStore` seam; [`dynamo_store`] — its DynamoDB implementation
 //!   ([`dynamo_item`]: the item layout);
@@ -49,6 +52,9 @@
 //! - [`fold`] — one key's records folded into its state (pure); [`commit`] — the batch
 //!   commit (grouping, reads, concurrent conditional writes, conflicts, throttles).
 //! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`deadletter`] — poison records.
+//! - [`window`] — event-time windows (tumbling, sliding, session), aggregates, allowed
+//!   lateness and the late side output; [`sketch`] — HyperLogLog and a deterministic
+//!   reservoir sample, usable as window aggregates.
 //! - [`harness`] — drives an operator's callbacks in memory with chosen watermark and
 //!   processing time, for operator unit tests.
 //! - [`sinks`] — idempotent DynamoDB, Kinesis and S3 sinks; [`metrics`] — EMF lines;
@@ -72,8 +78,12 @@ pub mod commit;
 mod commit_tests;
 pub mod config;
 pub mod deadletter;
+pub mod dispatcher;
+#[cfg(test)]
+mod dispatcher_tests;
 pub mod dynamo_item;
 pub mod dynamo_store;
+pub mod dynamo_timers;
 pub mod error;
 pub mod fold;
 pub mod harness;
@@ -84,13 +94,19 @@ pub mod operator;
 pub mod retry;
 pub mod runtime;
 pub mod sinks;
+pub mod sketch;
 pub mod state;
 pub mod store;
+pub mod timer_callback;
+pub mod timer_store;
+pub mod watermark;
+pub mod window;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{Codec, JsonCodec};
 pub use commit::{BatchReport, Processor};
 pub use config::{Consistency, ProcessingConfig};
+pub use dispatcher::{DispatchReport, Dispatcher, DispatcherConfig};
 pub use dynamo_store::DynamoStateStore;
 pub use error::{Error, RetryClass};
 pub use harness::Harness;
@@ -100,7 +116,10 @@ pub use operator::{
     Context, Effects, LateEvent, Operator, Placement, RecordMeta, TimeDomain, Timer, TimerChange,
 };
 pub use runtime::{run_kinesis, run_kinesis_with};
-pub use state::{KeyedState, ListState, MapState, ValueState};
+pub use state::{KeyedState, Lifetime, ListState, MapState, ValueState};
 pub use store::{
     CommitResult, FailingRecord, KeyCommit, OutputItem, OutputTable, StateStore, StoredState,
 };
+pub use timer_store::{TimerEntry, TimerLayout, TimerWrites};
+pub use watermark::{WatermarkPolicy, Watermarks, force_watermark};
+pub use window::{Aggregate, Assigner, Window, WindowResult, WindowState, Windows};

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use crate::deadletter::DeadLetter;
 use crate::error::Error;
 use crate::store::{CommitResult, KeyCommit, OutputTable, StateStore, StoredState};
+use crate::timer_store::TimerEntry;
 
 /// Everything a [`MemoryStateStore`] holds.
 #[derive(Debug, Default, Clone)]
@@ -22,6 +23,8 @@ pub struct MemoryTables {
     pub dead_letters: BTreeMap<String, DeadLetter>,
     /// Commits applied (writes that reached the "table").
     pub commits: u64,
+    /// Timer items by (pk, sk).
+    pub timers: BTreeMap<(String, String), TimerEntry>,
 }
 
 /// An in-memory state store.
@@ -34,6 +37,13 @@ impl MemoryStateStore {
     /// A copy of the current contents.
     pub fn snapshot(&self) -> MemoryTables {
         self.tables.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// Replaces the contents (tests: continue from another store's state).
+    pub fn restore(&self, tables: MemoryTables) {
+        if let Ok(mut t) = self.tables.lock() {
+            *t = tables;
+        }
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, MemoryTables>, Error> {
@@ -62,6 +72,24 @@ impl StateStore for MemoryStateStore {
         if commit.conditional && current != commit.expected_version {
             return Ok(CommitResult::Conflict);
         }
+        // The fired timer's delete is conditioned on its existence, like the transaction.
+        if let Some(fired) = &commit.timers.fired {
+            if !tables
+                .timers
+                .contains_key(&(fired.pk.clone(), fired.sk.clone()))
+            {
+                return Ok(CommitResult::Conflict);
+            }
+            tables.timers.remove(&(fired.pk.clone(), fired.sk.clone()));
+        }
+        for gone in &commit.timers.deletes {
+            tables.timers.remove(&(gone.pk.clone(), gone.sk.clone()));
+        }
+        for new in &commit.timers.puts {
+            tables
+                .timers
+                .insert((new.pk.clone(), new.sk.clone()), new.clone());
+        }
         tables
             .states
             .insert(commit.item_key.clone(), commit.state.clone());
@@ -88,6 +116,31 @@ impl StateStore for MemoryStateStore {
         self.lock()?
             .dead_letters
             .insert(letter.id(), letter.clone());
+        Ok(())
+    }
+
+    async fn query_timers(
+        &self,
+        partition: &str,
+        sk_before: &str,
+        limit: usize,
+    ) -> Result<Vec<TimerEntry>, Error> {
+        let tables = self.lock()?;
+        let from = (partition.to_owned(), String::new());
+        let to = (partition.to_owned(), sk_before.to_owned());
+        Ok(tables
+            .timers
+            .range(from..to)
+            .take(limit)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+
+    async fn delete_timer_items(&self, entries: &[TimerEntry]) -> Result<(), Error> {
+        let mut tables = self.lock()?;
+        for e in entries {
+            tables.timers.remove(&(e.pk.clone(), e.sk.clone()));
+        }
         Ok(())
     }
 }

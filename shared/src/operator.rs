@@ -50,6 +50,13 @@ pub trait Operator: Send + Sync + 'static {
     /// order, and the per-shard high-water mark would skip the older one.
     fn key(&self, event: &Self::Event, record: &RecordMeta) -> Result<String, Error>;
 
+    /// The event time of an event, if it has one: feeds the shard's watermark (see
+    /// [`crate::watermark`]). The default, `None`, leaves the watermark alone.
+    fn event_time(&self, event: &Self::Event) -> Option<EventTime> {
+        let _ = event;
+        None
+    }
+
     /// Applies one event to its key's state. Return [`Error::InvalidRecord`] (or any
     /// poison error) to dead-letter the record, [`Error::OperatorRetry`] to have it
     /// re-delivered. Must be deterministic: a conflict re-applies it to fresher state.

@@ -57,7 +57,8 @@ pub async fn run_kinesis_with<O: Operator, C: Codec<O::Event>>(
         config.output_table.as_deref(),
         &config.dead_letter_table,
     )
-    .with_late_events_table(config.late_events_table.as_deref());
+    .with_late_events_table(config.late_events_table.as_deref())
+    .with_timers_table(config.timers_table.as_deref());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let publisher = config
         .output_stream

@@ -16,7 +16,12 @@
 //! Entries carry an optional expiry (epoch ms). The framework calls
 //! [`KeyedState::expire`] with the injected clock's "now" before handing the state to
 //! the operator, so expired entries are never observed even though DynamoDB deletes
-//! expired items late (the item-level TTL attribute is the time issue's business).
+//! expired items late. [`KeyedState::lifetime`] tells the framework when the whole item
+//! may go: when every entry of every primitive has an expiry, the state item carries a
+//! DynamoDB `ttl` attribute (epoch seconds) = the latest of them, so DynamoDB's free TTL
+//! deletion removes it (late, which the read-side filtering makes harmless). A state with
+//! pending timers never gets a TTL (the timer must still find it), and neither does an
+//! empty state (it still holds the key's high-water marks).
 
 use std::collections::BTreeMap;
 
@@ -32,6 +37,52 @@ pub trait KeyedState:
     /// Drops entries expired at `now`. Call `expire` on each primitive field.
     fn expire(&mut self, now: EventTime) {
         let _ = now;
+    }
+
+    /// When the whole state may be deleted: combine the primitives' lifetimes with
+    /// [`Lifetime::and`]. The default, [`Lifetime::Forever`], never expires the item.
+    fn lifetime(&self) -> Lifetime {
+        Lifetime::Forever
+    }
+}
+
+/// How long a primitive (or a whole state) lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// Holds nothing.
+    Empty,
+    /// Everything in it expires by this time.
+    Until(EventTime),
+    /// Something in it never expires.
+    Forever,
+}
+
+impl Lifetime {
+    /// The lifetime of two parts together: the longer one.
+    #[must_use]
+    pub fn and(self, other: Self) -> Self {
+        match (self, other) {
+            (Self::Forever, _) | (_, Self::Forever) => Self::Forever,
+            (Self::Empty, x) | (x, Self::Empty) => x,
+            (Self::Until(a), Self::Until(b)) => Self::Until(a.max(b)),
+        }
+    }
+
+    fn of_entries(mut expiries: impl Iterator<Item = Option<i64>>) -> Self {
+        expiries
+            .try_fold(Self::Empty, |acc, exp| {
+                exp.map(|t| acc.and(Self::Until(EventTime(t))))
+            })
+            .unwrap_or(Self::Forever)
+    }
+
+    /// The DynamoDB `ttl` attribute (epoch seconds, rounded up) for an item with this
+    /// lifetime, if it may expire at all.
+    pub fn ttl_seconds(self) -> Option<i64> {
+        match self {
+            Self::Until(t) => Some(t.0.div_euclid(1000) + i64::from(t.0.rem_euclid(1000) != 0)),
+            Self::Empty | Self::Forever => None,
+        }
     }
 }
 
@@ -94,6 +145,14 @@ impl<T> ValueState<T> {
     pub fn expire(&mut self, now: EventTime) {
         if !live(self.expires_at, now) {
             self.clear();
+        }
+    }
+
+    /// When the value goes away by itself.
+    pub fn lifetime(&self) -> Lifetime {
+        match (&self.value, self.expires_at) {
+            (None, _) => Lifetime::Empty,
+            (Some(_), exp) => Lifetime::of_entries(std::iter::once(exp)),
         }
     }
 }
@@ -194,6 +253,11 @@ impl<K: Ord, V> MapState<K, V> {
     pub fn expire(&mut self, now: EventTime) {
         self.entries.retain(|_, e| live(e.exp, now));
     }
+
+    /// When every entry has gone away by itself.
+    pub fn lifetime(&self) -> Lifetime {
+        Lifetime::of_entries(self.entries.values().map(|e| e.exp))
+    }
 }
 
 /// An append-ordered list with optional per-item expiry.
@@ -254,6 +318,11 @@ impl<T> ListState<T> {
     pub fn expire(&mut self, now: EventTime) {
         self.items.retain(|e| live(e.exp, now));
     }
+
+    /// When every item has gone away by itself.
+    pub fn lifetime(&self) -> Lifetime {
+        Lifetime::of_entries(self.items.iter().map(|e| e.exp))
+    }
 }
 
 #[cfg(test)]
@@ -273,6 +342,30 @@ mod tests {
             self.by_merchant.expire(now);
             self.recent.expire(now);
         }
+
+        fn lifetime(&self) -> Lifetime {
+            self.count
+                .lifetime()
+                .and(self.by_merchant.lifetime())
+                .and(self.recent.lifetime())
+        }
+    }
+
+    #[test]
+    fn the_item_lifetime_is_the_latest_expiry_unless_something_lives_forever() {
+        let mut s = Example::default();
+        assert_eq!(s.lifetime(), Lifetime::Empty);
+        s.count.set_with_expiry(1, EventTime(5_000));
+        s.recent.push_with_expiry(1, EventTime(9_001));
+        assert_eq!(s.lifetime(), Lifetime::Until(EventTime(9_001)));
+        assert_eq!(
+            s.lifetime().ttl_seconds(),
+            Some(10),
+            "rounded up to whole seconds"
+        );
+        s.by_merchant.insert("forever".into(), 2);
+        assert_eq!(s.lifetime(), Lifetime::Forever);
+        assert_eq!(s.lifetime().ttl_seconds(), None);
     }
 
     #[test]

@@ -11,6 +11,8 @@ use std::future::Future;
 use crate::deadletter::DeadLetter;
 use crate::error::Error;
 use crate::ids::{SequenceNumber, ShardId};
+use crate::operator::Timer;
+use crate::timer_store::{TimerEntry, TimerWrites};
 
 /// A key's stored state as read from (or about to be written to) the store.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -23,6 +25,11 @@ pub struct StoredState {
     pub body: String,
     /// The record this key is stuck on, if the operator keeps asking to retry it.
     pub failing: Option<FailingRecord>,
+    /// The key's registered timers and the bucket each one's item was written to: the
+    /// truth the timers table indexes (an item without its entry here never fires).
+    pub timers: BTreeMap<Timer, i64>,
+    /// DynamoDB TTL (epoch seconds) when the whole item may expire, else `None`.
+    pub ttl: Option<i64>,
 }
 
 /// A record whose application failed with a retryable operator error, and how often.
@@ -75,6 +82,8 @@ pub struct KeyCommit {
     pub state: StoredState,
     /// Outputs to commit atomically with the state.
     pub outputs: Vec<OutputItem>,
+    /// Timer items to put and delete in the same transaction (see [`crate::timer_store`]).
+    pub timers: TimerWrites,
 }
 
 /// What became of a commit that reached the store.
@@ -104,4 +113,26 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// Writes a dead letter under its deterministic id (idempotent).
     fn dead_letter(&self, letter: &DeadLetter) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Reads up to `limit` timer items of one timers-table partition whose sort key is
+    /// below `sk_before`, in sort-key order (a `Query`, never a `Scan`). Stores without a
+    /// timers table report a configuration error.
+    fn query_timers(
+        &self,
+        partition: &str,
+        sk_before: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<TimerEntry>, Error>> + Send {
+        let _ = (partition, sk_before, limit);
+        async { Err(Error::Config("this store has no timers table".into())) }
+    }
+
+    /// Deletes timer items unconditionally (orphans whose state no longer references them).
+    fn delete_timer_items(
+        &self,
+        entries: &[TimerEntry],
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        let _ = entries;
+        async { Err(Error::Config("this store has no timers table".into())) }
+    }
 }

@@ -71,6 +71,7 @@ export const STATEMENTS: Record<string, (s: Storage) => iam.PolicyStatement[]> =
     keyedState(s),
     allow('RegisterProcessingTimeTimers', ['dynamodb:PutItem', 'dynamodb:DeleteItem'], [s.timersTable.tableArn]),
     allow('WriteSessionSummaries', ['dynamodb:PutItem'], [s.outputsTable.tableArn]),
+    allow('WriteLateEvents', ['dynamodb:PutItem'], [s.lateEventsTable.tableArn]),
     deadLetters(s),
     ...recordFailedBatches(s),
   ],
@@ -81,7 +82,8 @@ export const STATEMENTS: Record<string, (s: Storage) => iam.PolicyStatement[]> =
     ...recordFailedBatches(s),
   ],
   'timer-dispatcher': (s) => [
-    allow('FireDueTimers', ['dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'], [s.timersTable.tableArn]),
+    allow('FireDueTimers', ['dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'],
+      [s.timersTable.tableArn]),
     allow('ApplyTimerCallbacks', STATE_RW, [s.stateTable.tableArn]),
     allow('WriteTimerOutputs', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [s.outputsTable.tableArn]),
   ],

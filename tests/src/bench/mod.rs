@@ -6,6 +6,7 @@
 //! Nothing here asserts a speed: the binary prints figures (non-negotiable 5).
 
 pub mod dynamodb;
+pub mod flink;
 pub mod kinesis;
 pub mod s3;
 

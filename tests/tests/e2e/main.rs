@@ -6,3 +6,4 @@ mod app_loadgen;
 mod demo;
 mod framework;
 mod lambda;
+mod timers;

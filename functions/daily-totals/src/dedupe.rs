@@ -1,0 +1,101 @@
+//! Bounded memory of recently seen transaction ids, so a duplicate transaction (the
+//! same id re-sent by the producer, e.g. 1–120 s later in the generator) is counted once.
+//!
+//! Kinesis redelivery is already handled by the framework's per-shard high-water marks;
+//! this is about the *producer* sending the same transaction twice as two records.
+//!
+//! ## The bound
+//! An id is remembered for [`DEDUPE_HORIZON_MS`] of *arrival* time (Kinesis'
+//! `ApproximateArrivalTimestamp`, deterministic on replay) after the last record of
+//! the key, and at most [`MAX_REMEMBERED`] ids per key are kept (the oldest go first).
+//! Ids are stored as 64-bit hashes with their arrival second (~33 bytes of JSON each,
+//! ≤ ~200 KB at the cap, inside the 350 KB state budget). Arrival time rather than event
+//! time, because a duplicate of a late event has an old event time but arrives right
+//! after the original. A duplicate is therefore caught when it arrives within 10 minutes
+//! of the original AND the key received fewer than 6,000 transactions in between (about
+//! 10 per second per merchant or product sustained for 10 minutes). A collision of two
+//! 64-bit hashes within one key's window is ~6,000² / 2⁶⁵ ≈ 10⁻¹².
+
+use serde::{Deserialize, Serialize};
+use shardwise::sketch::hash::hash64;
+
+/// How long (arrival time) an id is remembered.
+pub const DEDUPE_HORIZON_MS: i64 = 10 * 60 * 1000;
+/// Most ids remembered per key.
+pub const MAX_REMEMBERED: usize = 6_000;
+const DEDUPE_SEED: u64 = 0x6465_6475;
+
+/// Recently seen ids of one key in insertion order: `(hash, arrival second)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentIds(Vec<(u64, i64)>);
+
+impl RecentIds {
+    /// Records `id` arriving at `arrival_ms`; returns false if it was seen already.
+    pub fn first_time(&mut self, id: &str, arrival_ms: i64) -> bool {
+        let hash = hash64(DEDUPE_SEED, id.as_bytes());
+        let horizon_s = (arrival_ms - DEDUPE_HORIZON_MS).div_euclid(1000);
+        // Arrival timestamps are approximate (and a key's records may come from several
+        // shards), so the list is not assumed sorted: a full pass, bounded by the cap.
+        self.0.retain(|&(_, s)| s >= horizon_s);
+        if self.0.iter().any(|&(h, _)| h == hash) {
+            return false;
+        }
+        self.0.push((hash, arrival_ms.div_euclid(1000)));
+        let excess = self.0.len().saturating_sub(MAX_REMEMBERED);
+        self.0.drain(..excess);
+        true
+    }
+
+    /// Ids remembered.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resent_id_is_refused_within_the_horizon_and_forgotten_after() {
+        let mut r = RecentIds::default();
+        assert!(r.first_time("tx-1", 1_000));
+        assert!(r.first_time("tx-2", 2_000));
+        assert!(!r.first_time("tx-1", 121_000));
+        assert!(r.first_time("tx-3", 1_000 + DEDUPE_HORIZON_MS + 2_000));
+        assert_eq!(r.len(), 1, "tx-1 and tx-2 aged out");
+        assert!(r.first_time("tx-1", 1_000 + DEDUPE_HORIZON_MS + 3_000));
+    }
+
+    #[test]
+    fn arrivals_out_of_order_never_evict_a_fresh_id() {
+        let mut r = RecentIds::default();
+        for (id, at) in [
+            ("a", 100_000),
+            ("b", 700_000),
+            ("c", 150_000),
+            ("d", 800_000),
+        ] {
+            assert!(r.first_time(id, at));
+        }
+        // Horizon at 760 s - 600 s = 160 s: a and c are stale, b must survive.
+        assert!(r.first_time("e", 760_000));
+        assert!(!r.first_time("b", 760_000));
+    }
+
+    #[test]
+    fn memory_is_capped() {
+        let mut r = RecentIds::default();
+        for i in 0..MAX_REMEMBERED + 10 {
+            assert!(r.first_time(&format!("tx-{i}"), 5_000));
+        }
+        assert_eq!(r.len(), MAX_REMEMBERED);
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.len() < 250_000, "{}", json.len());
+    }
+}

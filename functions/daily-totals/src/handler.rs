@@ -1,0 +1,111 @@
+//! One Kinesis batch through the three daily-totals processors, and the Lambda wiring.
+//!
+//! Each transaction updates a merchant key, a product key and its day's sample key, so
+//! the handler runs one [`Processor`] per [`Dimension`] over the same batch, concurrently.
+//! Each processor commits exactly once per key (its own high-water marks), so when one of
+//! them fails part of the batch, the response names the EARLIEST first-failure of the
+//! three: Lambda re-delivers from there, and the processors that had already committed
+//! those records skip them by their high-water marks. Poison records are dead-lettered
+//! by each processor under the same deterministic id (`daily-totals#shard#sequence`), so
+//! each exists once.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::streams::KinesisEventResponse;
+use lambda_runtime::{LambdaEvent, service_fn};
+use shardwise::{BatchReport, Clock, Error, ProcessingConfig, Processor, StateStore};
+
+use crate::aggregate::Dimension;
+use crate::operator::{DailyTotals, DailyTotalsConfig};
+use crate::txn::TxnCodec;
+
+/// The three processors of daily-totals.
+#[derive(Debug)]
+pub struct DailyTotalsHandler<S> {
+    processors: Vec<Processor<DailyTotals, S, TxnCodec>>,
+}
+
+impl<S: StateStore> DailyTotalsHandler<S> {
+    /// Processors over `store` for every dimension.
+    pub fn new(
+        store: Arc<S>,
+        processing: &ProcessingConfig,
+        config: DailyTotalsConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let processors = Dimension::ALL
+            .into_iter()
+            .map(|dimension| {
+                Processor::new(
+                    Arc::new(DailyTotals::new(dimension, config)),
+                    Arc::clone(&store),
+                    TxnCodec::new(Arc::clone(&clock)),
+                    processing.clone(),
+                    Arc::clone(&clock),
+                )
+            })
+            .collect();
+        Self { processors }
+    }
+
+    /// Processes one batch with every processor; the report's first failure is the
+    /// earliest of theirs, its metrics their sum.
+    pub async fn process(&self, event: &KinesisEvent) -> Result<BatchReport, Error> {
+        let [merchant, product, day] = self.processors.as_slice() else {
+            return Err(Error::Config("daily-totals needs three processors".into()));
+        };
+        let (m, p, d) = tokio::join!(
+            merchant.process(event),
+            product.process(event),
+            day.process(event)
+        );
+        let reports = [m?, p?, d?];
+        let first_failure = reports.iter().filter_map(|r| r.first_failure.clone()).min();
+        let mut metrics = shardwise::metrics::BatchMetrics::default();
+        reports.iter().for_each(|r| metrics.absorb(&r.metrics));
+        Ok(BatchReport {
+            first_failure,
+            metrics,
+        })
+    }
+}
+
+/// Runs daily-totals as a Kinesis-triggered Lambda function.
+pub async fn run<S: StateStore + 'static>(
+    handler: DailyTotalsHandler<S>,
+    clock: Arc<dyn Clock>,
+) -> Result<(), lambda_runtime::Error> {
+    let handler = Arc::new(handler);
+    Box::pin(lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<KinesisEvent>| {
+            let handler = Arc::clone(&handler);
+            let clock = Arc::clone(&clock);
+            Box::pin(async move {
+                let report = handler.process(&event.payload).await?;
+                let shard = event
+                    .payload
+                    .records
+                    .first()
+                    .and_then(|r| r.event_id.as_deref())
+                    .and_then(shardwise::ShardId::from_event_id)
+                    .map(|s| s.0)
+                    .unwrap_or_default();
+                // EMF lines go to stdout, where CloudWatch Logs picks them up.
+                println!(
+                    "{}",
+                    report
+                        .metrics
+                        .emf_line(crate::OPERATOR_NAME, &shard, clock.now().0)
+                );
+                tracing::info!(
+                    records = event.payload.records.len(),
+                    failed_from = ?report.first_failure.as_ref().map(ToString::to_string),
+                    "batch done"
+                );
+                Ok::<KinesisEventResponse, Error>(report.response())
+            })
+        },
+    )))
+    .await
+}

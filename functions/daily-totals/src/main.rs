@@ -1,0 +1,26 @@
+//! `daily-totals`: only wiring. Tables from the environment the SAM template sets
+//! (`ProcessingConfig::from_env`), allowed lateness from `ALLOWED_LATENESS_SECONDS`,
+//! DynamoDB through the official SDK (endpoint from `AWS_ENDPOINT_URL`).
+
+use std::sync::Arc;
+
+use daily_totals::{DailyTotalsConfig, DailyTotalsHandler};
+use shardwise::{Clock, DynamoStateStore, ProcessingConfig, SystemClock};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shardwise::runtime::init_tracing();
+    let processing = ProcessingConfig::from_env()?;
+    let config = DailyTotalsConfig::from_env()?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = DynamoStateStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &processing.state_table,
+        processing.output_table.as_deref(),
+        &processing.dead_letter_table,
+    )
+    .with_late_events_table(processing.late_events_table.as_deref());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let handler = DailyTotalsHandler::new(Arc::new(store), &processing, config, Arc::clone(&clock));
+    daily_totals::run(handler, clock).await
+}

@@ -1,0 +1,43 @@
+//! `timer-dispatcher`: wiring only. Reads the environment (the template's STATE_TABLE,
+//! TIMERS_TABLE, OUTPUTS_TABLE, LATE_EVENTS_TABLE, DEAD_LETTER_TABLE, timer/watermark
+//! settings), builds the DynamoDB store and runs the handler in `lib.rs` per scheduled
+//! event.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+use lambda_runtime::{LambdaEvent, service_fn};
+use shardwise::{Clock, DynamoStateStore, ProcessingConfig, SystemClock};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shardwise::runtime::init_tracing();
+    let config = ProcessingConfig::from_env()?;
+    let sdk = aws_config::load_from_env().await;
+    let store = DynamoStateStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &config.state_table,
+        config.output_table.as_deref(),
+        &config.dead_letter_table,
+    )
+    .with_late_events_table(config.late_events_table.as_deref())
+    .with_timers_table(config.timers_table.as_deref());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let dispatcher = Arc::new(timer_dispatcher::dispatcher(
+        Arc::new(store),
+        Arc::clone(&clock),
+        &config,
+        |name| std::env::var(name).ok(),
+    )?);
+    Box::pin(lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<CloudWatchEvent>| {
+            let dispatcher = Arc::clone(&dispatcher);
+            let clock = Arc::clone(&clock);
+            Box::pin(async move {
+                let deadline_ms = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+                timer_dispatcher::handle(&dispatcher, &*clock, &event.payload, deadline_ms).await
+            })
+        },
+    )))
+    .await
+}

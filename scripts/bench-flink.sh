@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Flink side of the Shardwise-vs-Flink benchmark (issue 9).
+#
+#   scripts/bench-flink.sh [--events N] [--seed S] [--parallelism P] [--no-late-run]
+#
+# 1. Installs PyFlink (apache-flink $FLINK_VERSION, bundles Flink's jars) into
+#    target/tools/flink-venv once; reused while the version matches. Needs Java 17.
+# 2. Generates the input with the application's generator (`loadgen --jsonl`): N
+#    transactions (default 2,000,000), no duplicates, no malformed records; one file with
+#    late events off (the equality run) and one with them on (the late run).
+# 3. Runs R1 and R2 as Flink SQL jobs in a local MiniCluster (bench/flink/run_rules.py).
+# 4. `flink-bench` recomputes both rules in Rust from the same file, demands equality (and,
+#    in the late run, that Flink dropped exactly the records the watermark model calls
+#    late) and prints the table. Everything lands in target/bench-flink/; the late records
+#    in flink-late/late-events.jsonl, for the Shardwise side's late output to match.
+# Not part of CI: the install is ~850 MB and a 2M-event run takes minutes.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+FLINK_VERSION="2.3.0"
+EVENTS=2000000
+SEED=7
+PARALLELISM=2
+LATE_RUN=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --events) EVENTS="$2"; shift 2 ;;
+    --seed) SEED="$2"; shift 2 ;;
+    --parallelism) PARALLELISM="$2"; shift 2 ;;
+    --no-late-run) LATE_RUN=0; shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+OUT="$TARGET_DIR/bench-flink"
+mkdir -p "$OUT"
+
+# PyFlink into $TOOLS_DIR/flink-venv; prints the install time and size when it installs.
+ensure_flink() {
+  FLINK_VENV="$TOOLS_DIR/flink-venv"
+  if [ ! -x "$FLINK_VENV/bin/python" ] || [ "$(cat "$FLINK_VENV/.version" 2>/dev/null)" != "$FLINK_VERSION" ]; then
+    log "installing apache-flink==$FLINK_VERSION into $FLINK_VENV"
+    local start=$SECONDS
+    rm -rf "$FLINK_VENV"
+    python3 -m venv "$FLINK_VENV"
+    "$FLINK_VENV/bin/pip" install --quiet --disable-pip-version-check "apache-flink==$FLINK_VERSION"
+    echo "$FLINK_VERSION" > "$FLINK_VENV/.version"
+    log "installed in $((SECONDS - start)) s, $(du -sh "$FLINK_VENV" | cut -f1)"
+  fi
+}
+
+java -version 2>&1 | head -1 | grep -q '"17\.' || { echo "Flink $FLINK_VERSION here is run on Java 17; found: $(java -version 2>&1 | head -1)" >&2; exit 1; }
+ensure_flink
+log "building loadgen and flink-bench"
+cargo build --workspace --bin loadgen --bin flink-bench
+BIN="$TARGET_DIR/debug"
+
+# run MODE RULES LOADGEN_FLAGS...: generate, run Flink, compare. The input is generated
+# every time (~30 s for 2M): a cached file would go stale when the generator changes.
+run() {
+  local mode="$1" rules="$2"; shift 2
+  local input="$OUT/tx-$EVENTS-seed$SEED-$mode.jsonl"
+  log "generating $EVENTS transactions ($mode)"
+  "$BIN/loadgen" --seed "$SEED" --transactions "$EVENTS" --duplicate-rate 0 --malformed-rate 0 \
+    "$@" --jsonl "$input" --ground-truth "$OUT/truth-$EVENTS-seed$SEED-$mode.jsonl"
+  local dir="$OUT/flink-$mode"
+  log "Flink $FLINK_VERSION: R1 and R2 on $input"
+  "$FLINK_VENV/bin/python" bench/flink/run_rules.py --input "$input" --out-dir "$dir" \
+    --metrics "$dir/metrics.json" --parallelism "$PARALLELISM" --rules "$rules"
+  log "comparing with the Rust reference ($mode)"
+  "$BIN/flink-bench" --input "$input" --flink-out "$dir" --flink-metrics "$dir/metrics.json" \
+    --late-out "$dir/late-events.jsonl" | tee "$dir/report.txt"
+}
+
+run no-late r1,r2 --no-late
+if [ "$LATE_RUN" = 1 ]; then
+  # The late probe (bench/flink/late.sql) tells which records Flink dropped as late.
+  run late r1,r2,late
+fi
