@@ -331,7 +331,11 @@ async fn drive(
         load,
         pipeline_seconds,
         timings,
-        not_drained: behind.into_iter().collect(),
+        not_drained: behind.iter().map(|b| (b.function.clone(), b.lag)).collect(),
+        function_errors: stream::consumption(running, &names.transactions_stream)
+            .into_iter()
+            .map(|c| (c.function, c.function_errors))
+            .collect(),
         alerts,
         totals,
         reconciliation,

@@ -8,6 +8,7 @@
 //! counters (the same numbers `/_shardwise/metrics` serves), next to the largest
 //! iterator age of its shards.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +52,10 @@ pub struct Consumption {
     pub function: String,
     /// Records completed or discarded.
     pub consumed: u64,
+    /// Records completed.
+    pub succeeded: u64,
+    /// Failed invocations.
+    pub function_errors: u64,
     /// Largest iterator age over its shards, ms.
     pub iterator_age_ms: u64,
 }
@@ -76,6 +81,8 @@ pub fn consumption(running: &Running, stream: &str) -> Vec<Consumption> {
             Consumption {
                 function: m.function.clone(),
                 consumed: n("records_succeeded") + n("records_discarded"),
+                succeeded: n("records_succeeded"),
+                function_errors: n("function_errors"),
                 iterator_age_ms: age,
             }
         })
@@ -245,8 +252,25 @@ pub async fn stream_day(
     Ok((report, stored))
 }
 
+/// How long a consumer that keeps failing may go without completing a record before
+/// the demo stops waiting for it (its mapping keeps retrying and bisecting, discarding a
+/// record at a time, which would take hours on a whole day).
+pub const STALL: Duration = Duration::from_secs(30);
+
+/// A consumer that did not catch up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Behind {
+    /// Function name.
+    pub function: String,
+    /// Records not consumed.
+    pub lag: u64,
+    /// Failed invocations of its mapping.
+    pub function_errors: u64,
+}
+
 /// Waits until every consumer of the transactions stream has consumed `put` records.
-/// Returns the functions that did not catch up within `timeout` (with their lag).
+/// Returns the ones that did not: still behind at `timeout`, or failing without
+/// progress for [`STALL`].
 pub async fn wait_drained(
     running: &Running,
     ddb: &aws_sdk_dynamodb::Client,
@@ -254,24 +278,49 @@ pub async fn wait_drained(
     reconcile_at: Option<OffsetDateTime>,
     timeout: Duration,
     progress: &mut Progress,
-) -> Vec<(String, u64)> {
+) -> Vec<Behind> {
     let deadline = Instant::now() + timeout;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
+    // function → (records succeeded, when that last changed)
+    let mut last_progress: HashMap<String, (u64, Instant)> = HashMap::new();
     loop {
         tick.tick().await;
         guard_clock(running, reconcile_at);
-        let behind: Vec<(String, u64)> = consumption(running, &running.names.transactions_stream)
+        let now = Instant::now();
+        let behind: Vec<Behind> = consumption(running, &running.names.transactions_stream)
             .into_iter()
             .filter(|c| c.consumed < put)
-            .map(|c| (c.function, put - c.consumed))
+            .map(|c| Behind {
+                lag: put - c.consumed,
+                function_errors: c.function_errors,
+                function: c.function,
+            })
             .collect();
+        let stalled = |b: &Behind, last: &HashMap<String, (u64, Instant)>| {
+            b.function_errors > 0
+                && last
+                    .get(&b.function)
+                    .is_some_and(|(_, since)| now.duration_since(*since) >= STALL)
+        };
+        for c in consumption(running, &running.names.transactions_stream) {
+            let entry = last_progress
+                .entry(c.function.clone())
+                .or_insert((c.succeeded, now));
+            if entry.0 != c.succeeded {
+                *entry = (c.succeeded, now);
+            }
+        }
         if behind.is_empty() {
             progress.finish(&format!(
                 "drained: every consumer has processed all {put} records"
             ));
             return behind;
         }
-        if Instant::now() >= deadline {
+        if behind.iter().all(|b| stalled(b, &last_progress)) {
+            progress.finish("stopped waiting: the consumers still behind keep failing");
+            return behind;
+        }
+        if now >= deadline {
             progress.finish("drain timeout");
             return behind;
         }

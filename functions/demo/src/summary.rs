@@ -40,8 +40,10 @@ pub struct Summary {
     /// Wall-clock seconds per phase (`build_and_up`, `stream_and_drain`, `settle`,
     /// `reconcile`, `total`).
     pub timings: BTreeMap<String, f64>,
-    /// Consumers still behind when the drain timed out (function → records).
+    /// Consumers still behind when the demo stopped waiting (function → records).
     pub not_drained: BTreeMap<String, u64>,
+    /// Failed invocations per consumer of the transactions stream (function → count).
+    pub function_errors: BTreeMap<String, u64>,
     /// Alerts scored against the ground truth (fraud-detector running).
     pub alerts: Option<Score>,
     /// Daily totals (daily-totals running).
@@ -70,8 +72,14 @@ impl Summary {
             f.push(format!("function {b} is missing: {why}"));
         }
         for (function, lag) in &self.not_drained {
+            let errors = self.function_errors.get(function).copied().unwrap_or(0);
             f.push(format!(
-                "{function} did not drain the stream ({lag} records behind)"
+                "{function} did not drain the stream ({lag} records behind, {errors} failed \
+                 invocations; see {})",
+                self.out_dir
+                    .join("logs")
+                    .join(format!("{function}.log"))
+                    .display()
             ));
         }
         if let Some(s) = &self.alerts {
