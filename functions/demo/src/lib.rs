@@ -83,8 +83,6 @@ pub struct DemoOptions {
     pub fast_polling: bool,
     /// Where summary, ground truth, reports and function logs go.
     pub out_dir: PathBuf,
-    /// How long before the reconcile time the emulated clock starts.
-    pub clock_lead: Duration,
     /// Longest wait for the functions to drain the stream.
     pub drain_timeout: Duration,
     /// Longest wait, after the drain, for outputs to stop changing and the day's
@@ -107,7 +105,6 @@ impl Default for DemoOptions {
             profile: Profile::of_this_build(),
             fast_polling: true,
             out_dir: PathBuf::from("target/demo"),
-            clock_lead: Duration::from_secs(600),
             drain_timeout: Duration::from_secs(900),
             settle_timeout: Duration::from_secs(180),
             reconcile_timeout: Duration::from_secs(300),
@@ -138,12 +135,7 @@ pub async fn run(options: &DemoOptions) -> Result<Summary, DemoError> {
         ..GeneratorConfig::default()
     };
     let generated = generate(&config).map_err(|e| DemoError::Generator(e.to_string()))?;
-    let plan = stack::plan_clock(
-        day,
-        stack::reconcile_expression(&template).as_deref(),
-        options.clock_lead,
-        now,
-    )?;
+    let plan = stack::plan_clock(day, stack::reconcile_expression(&template).as_deref(), now)?;
     std::fs::create_dir_all(&options.out_dir)
         .map_err(|e| DemoError::Setup(format!("{}: {e}", options.out_dir.display())))?;
     write_ground_truth(&generated, &options.out_dir)?;
@@ -231,7 +223,7 @@ async fn drive(
         kinesis,
         &ddb,
         generated,
-        plan.reconcile_at,
+        plan.reconcile_at.filter(|at| *at > plan.start),
         &mut progress,
     )
     .await?;
@@ -239,7 +231,7 @@ async fn drive(
         running,
         &ddb,
         load.records,
-        plan.reconcile_at,
+        plan.reconcile_at.filter(|at| *at > plan.start),
         options.drain_timeout,
         &mut progress,
     )
@@ -263,13 +255,9 @@ async fn drive(
     let reconciliation = if let (true, Some(at)) =
         (running.runs(binaries::RECONCILER), plan.reconcile_at)
     {
-        if running.emulator.clock.rate() == 0.0 {
-            running.emulator.clock.set_rate(1.0);
+        if let Err(e) = phases::fire_reconcile(running, at, &mut progress).await {
+            errors.push(e);
         }
-        running.emulator.clock.advance_to(at.into());
-        progress.finish(&format!(
-            "emulated clock moved to {at}: the nightly schedule fires"
-        ));
         match phases::wait_for_reports(running, &s3, day, options.reconcile_timeout, &mut progress)
             .await
         {

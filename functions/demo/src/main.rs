@@ -35,9 +35,6 @@ struct Args {
     /// Build the functions in the dev profile even from a release demo.
     #[arg(long)]
     dev_functions: bool,
-    /// Minutes the emulated clock starts before the nightly reconcile time.
-    #[arg(long, default_value_t = 10)]
-    clock_lead_minutes: u64,
     /// Longest wait, after the drain, for outputs to settle and windows to close (s).
     #[arg(long, default_value_t = 180)]
     settle_timeout: u64,
@@ -81,7 +78,6 @@ async fn main() -> std::process::ExitCode {
         },
         fast_polling: !args.aws_faithful_polling,
         out_dir: args.out_dir,
-        clock_lead: Duration::from_secs(args.clock_lead_minutes * 60),
         drain_timeout: Duration::from_secs(args.drain_timeout),
         settle_timeout: Duration::from_secs(args.settle_timeout),
         reconcile_timeout: Duration::from_secs(args.reconcile_timeout),

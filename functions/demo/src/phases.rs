@@ -4,7 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use shardwise_emulator::lambda::async_invoke::invoke_async;
+use shardwise_emulator::schedule::runner::payload;
 use shardwise_emulator::server::MetricsSource;
+use time::OffsetDateTime;
 
 use crate::results;
 use crate::stack::{Running, binaries};
@@ -121,4 +124,45 @@ pub async fn wait_for_reports(
 
 fn running_log_hint() -> &'static str {
     "the function logs in <out_dir>/logs/"
+}
+
+/// Delivers the reconcile schedule's firing at `at` (on the day after the generated day):
+/// by moving the emulated clock there when it lies ahead, else (the clock never goes
+/// back) by invoking the reconciler asynchronously with the event that firing carries.
+pub async fn fire_reconcile(
+    running: &Running,
+    at: OffsetDateTime,
+    progress: &mut Progress,
+) -> Result<(), String> {
+    let emulator = &running.emulator;
+    if emulator.clock.rate() == 0.0 {
+        emulator.clock.set_rate(1.0);
+    }
+    if OffsetDateTime::from(emulator.clock.now()) < at {
+        emulator.clock.advance_to(at.into());
+        progress.finish(&format!(
+            "emulated clock moved to {at}: the nightly schedule fires"
+        ));
+        return Ok(());
+    }
+    let function = running
+        .functions
+        .get(binaries::RECONCILER)
+        .ok_or("the reconciler is not running")?;
+    let spec = running
+        .stack
+        .template
+        .schedules
+        .iter()
+        .find(|s| &s.function == function)
+        .ok_or("the template has no schedule for the reconciler")?;
+    let event = payload(emulator, spec, at);
+    progress.finish(&format!(
+        "delivering the nightly schedule's {at} event to the reconciler (that time has passed)"
+    ));
+    match invoke_async(&emulator.lambda, &emulator.clock, function, event.into()).await {
+        Ok(outcome) if !outcome.is_error() => Ok(()),
+        Ok(outcome) => Err(format!("the reconciler failed: {outcome:?}")),
+        Err(e) => Err(format!("the reconciler could not be invoked: {e}")),
+    }
 }

@@ -6,15 +6,17 @@
 //!   functions run as processes and read the system clock (the validator refuses event
 //!   times more than five minutes ahead of it; idle watermark advancement uses it).
 //!   The default `D` is yesterday (UTC).
-//! - The reconciler reconciles the UTC day before its scheduled event's `time`, so the
-//!   nightly schedule must fire on `D + 1`. The emulator's clock (which drives
-//!   schedules, record arrival times and iterator ages) therefore starts on `D + 1`, a
-//!   little before the reconcile time (`lead`, default 10 minutes), runs at real speed
-//!   while the day streams (so `timer-dispatcher`'s `rate(1 minute)` keeps firing and
-//!   advances idle watermarks), and is then moved to the reconcile time: the jump fires
-//!   only the few dispatcher minutes in between, not a whole night of them. If streaming
-//!   is slower than the lead, the clock is paused just before the reconcile time until
-//!   the functions have drained the stream.
+//! - The emulator's clock (schedules, record arrival times, iterator ages) follows the
+//!   system clock: `timer-dispatcher` bounds each run by its scheduled event's `time`
+//!   measured on the system clock, so an emulated clock behind or ahead of the system
+//!   clock would make it poll not at all, or until its timeout.
+//! - The reconciler reconciles the UTC day before its scheduled event's `time`, so `D`'s
+//!   reconciliation is the reconcile schedule's firing on `D + 1`. When that instant is
+//!   still ahead (a run between midnight and the reconcile time), the emulated clock is
+//!   moved to it and the schedule fires by itself. Usually it has passed already (the
+//!   clock never goes backwards), so the demo delivers that firing's event — the exact
+//!   payload the schedule produces for `D + 1` at the reconcile time — to the reconciler
+//!   with an asynchronous invocation, as EventBridge would have at that time.
 //! - Replaying a day in minutes keeps event-time semantics: watermarks follow the events
 //!   (largest event time − out-of-orderness), not processing time, while every shard
 //!   keeps receiving records. Once the stream is drained the shards go idle, and after
@@ -101,7 +103,7 @@ impl Names {
 /// When the emulated clock starts and when the nightly reconciliation fires.
 #[derive(Debug, Clone, Copy)]
 pub struct ClockPlan {
-    /// Emulated "now" at start-up (on `D + 1`).
+    /// Emulated "now" at start-up (the system clock's now).
     pub start: OffsetDateTime,
     /// The reconcile schedule's firing on `D + 1`, if the template has one.
     pub reconcile_at: Option<OffsetDateTime>,
@@ -111,7 +113,6 @@ pub struct ClockPlan {
 pub fn plan_clock(
     day: Date,
     reconcile_expression: Option<&str>,
-    lead: Duration,
     system_now: OffsetDateTime,
 ) -> Result<ClockPlan, DemoError> {
     let next_midnight = day
@@ -127,7 +128,7 @@ pub fn plan_clock(
     }
     let Some(text) = reconcile_expression else {
         return Ok(ClockPlan {
-            start: next_midnight,
+            start: system_now,
             reconcile_at: None,
         });
     };
@@ -142,9 +143,8 @@ pub fn plan_clock(
                 next_midnight.date()
             ))
         })?;
-    let lead = time::Duration::try_from(lead).unwrap_or(time::Duration::ZERO);
     Ok(ClockPlan {
-        start: (firing - lead).max(next_midnight),
+        start: system_now,
         reconcile_at: Some(firing),
     })
 }
@@ -327,51 +327,32 @@ mod tests {
     use time::macros::{date, datetime};
 
     #[test]
-    fn the_clock_starts_the_lead_before_the_reconcile_firing_on_the_next_day() {
+    fn the_reconciliation_of_a_day_is_the_reconcile_firing_on_the_next_day() {
         let plan = plan_clock(
             date!(2026 - 11 - 20),
             Some("cron(15 2 * * ? *)"),
-            Duration::from_secs(600),
             datetime!(2026-11-22 03:00 UTC),
         )
         .unwrap();
         assert_eq!(plan.reconcile_at, Some(datetime!(2026-11-21 02:15 UTC)));
-        assert_eq!(plan.start, datetime!(2026-11-21 02:05 UTC));
-    }
-
-    #[test]
-    fn the_clock_never_starts_inside_the_generated_day() {
-        let plan = plan_clock(
-            date!(2026 - 11 - 20),
-            Some("cron(5 0 * * ? *)"),
-            Duration::from_secs(600),
-            datetime!(2026-11-22 03:00 UTC),
-        )
-        .unwrap();
-        assert_eq!(plan.start, datetime!(2026-11-21 00:00 UTC));
+        assert_eq!(plan.start, datetime!(2026-11-22 03:00 UTC));
     }
 
     #[test]
     fn a_day_that_has_not_ended_on_the_system_clock_is_refused() {
-        let err = plan_clock(
-            date!(2026 - 11 - 22),
-            None,
-            Duration::from_secs(600),
-            datetime!(2026-11-22 03:00 UTC),
-        )
-        .unwrap_err();
+        let err =
+            plan_clock(date!(2026 - 11 - 22), None, datetime!(2026-11-22 03:00 UTC)).unwrap_err();
         assert!(err.to_string().contains("has not ended"), "{err}");
     }
 
     #[test]
     fn a_schedule_that_skips_the_next_day_is_refused() {
+        // 2026-11-21 is a Saturday.
         let err = plan_clock(
             date!(2026 - 11 - 20),
             Some("cron(15 2 ? * MON *)"),
-            Duration::from_secs(600),
             datetime!(2026-11-25 03:00 UTC),
         );
-        // 2026-11-21 is a Saturday.
         assert!(err.is_err());
     }
 }
