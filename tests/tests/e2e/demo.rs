@@ -27,8 +27,9 @@ async fn the_demo_streams_a_tiny_day_and_accounts_for_every_function_in_its_summ
         profile: Profile::Dev,
         out_dir: out_dir.clone(),
         drain_timeout: Duration::from_secs(40),
-        // A tiny day: close its windows 5 s after the stream goes quiet (default 60 s).
-        settle_timeout: Duration::from_secs(25),
+        // A tiny day: close its windows 5 s after the stream goes quiet (default 60 s);
+        // the first timer-dispatcher run is a minute after start-up (rate(1 minute)).
+        settle_timeout: Duration::from_secs(90),
         reconcile_timeout: Duration::from_secs(30),
         function_env: [("WATERMARK_IDLE_TIMEOUT_MS".to_owned(), "5000".to_owned())].into(),
         ..DemoOptions::default()
