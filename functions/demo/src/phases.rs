@@ -1,0 +1,168 @@
+//! The phases after the drain: waiting for the outputs to settle (and the day's windows
+//! to close), and waiting for the nightly reconciler's report once the emulated clock has
+//! been moved to its schedule.
+
+use std::time::{Duration, Instant};
+
+use shardwise_emulator::lambda::async_invoke::invoke_async;
+use shardwise_emulator::schedule::runner::payload;
+use shardwise_emulator::server::MetricsSource;
+use time::OffsetDateTime;
+
+use crate::results;
+use crate::stack::{Running, binaries};
+use crate::stream::{self, Progress};
+
+/// After the drain: waits until the alert and output counts stop changing and, when the
+/// windows can close (daily-totals and timer-dispatcher both run), the day's totals are
+/// final — or until `timeout`, noting what did not settle.
+pub async fn settle(
+    running: &Running,
+    ddb: &aws_sdk_dynamodb::Client,
+    day: &str,
+    timeout: Duration,
+    notes: &mut Vec<String>,
+    progress: &mut Progress,
+) {
+    let names = &running.names;
+    let expect_final =
+        running.runs(binaries::DAILY_TOTALS) && running.runs(binaries::TIMER_DISPATCHER);
+    let deadline = Instant::now() + timeout;
+    let mut last = None;
+    let mut stable_polls = 0;
+    loop {
+        let alerts = stream::count_items(ddb, &names.alerts_table).await;
+        let outputs = stream::count_items(ddb, &names.outputs_table).await;
+        let rows = if running.runs(binaries::DAILY_TOTALS) {
+            results::total_rows(ddb, &names.outputs_table, day)
+                .await
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let finals = rows.iter().filter(|r| r.is_final).count();
+        let current = (alerts, outputs, finals);
+        stable_polls = if last == Some(current) {
+            stable_polls + 1
+        } else {
+            0
+        };
+        last = Some(current);
+        let all_final = !expect_final || (!rows.is_empty() && finals == rows.len());
+        if stable_polls >= 2 && all_final {
+            progress.finish(&format!(
+                "settled: {alerts} alerts, {outputs} output items, {finals}/{} totals final",
+                rows.len()
+            ));
+            return;
+        }
+        if Instant::now() >= deadline {
+            progress.finish("settle timeout");
+            notes.push(format!(
+                "after {} s of settling: {finals} of {} daily-totals rows final (windows close \
+                 once the shards have been idle for the watermark idle timeout)",
+                timeout.as_secs(),
+                rows.len()
+            ));
+            return;
+        }
+        progress.show(&format!(
+            "settling: {alerts} alerts, {outputs} output items, {finals}/{} totals final",
+            rows.len()
+        ));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+pub async fn wait_for_reports(
+    running: &Running,
+    s3: &aws_sdk_s3::Client,
+    day: &str,
+    timeout: Duration,
+    progress: &mut Progress,
+) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if results::reports_ready(s3, &running.names.archive_bucket, day).await {
+            progress.finish("reconciliation report written");
+            return Ok(());
+        }
+        let schedule_errors: u64 = running
+            .stack
+            .schedules
+            .metrics()
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter(|s| {
+                s["function"].as_str().is_some_and(|f| {
+                    running
+                        .functions
+                        .get(binaries::RECONCILER)
+                        .map(String::as_str)
+                        == Some(f)
+                })
+            })
+            .filter_map(|s| s["errors"].as_u64())
+            .sum();
+        if schedule_errors > 0 {
+            return Err(format!(
+                "the reconciler failed ({schedule_errors} failed scheduled invocations; see {})",
+                running_log_hint()
+            ));
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "the reconciler wrote no report within {} s",
+                timeout.as_secs()
+            ));
+        }
+        progress.show("waiting for the reconciler's report");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn running_log_hint() -> &'static str {
+    "the function logs in <out_dir>/logs/"
+}
+
+/// Delivers the reconcile schedule's firing at `at` (on the day after the generated day):
+/// by moving the emulated clock there when it lies ahead, else (the clock never goes
+/// back) by invoking the reconciler asynchronously with the event that firing carries.
+pub async fn fire_reconcile(
+    running: &Running,
+    at: OffsetDateTime,
+    progress: &mut Progress,
+) -> Result<(), String> {
+    let emulator = &running.emulator;
+    if emulator.clock.rate() == 0.0 {
+        emulator.clock.set_rate(1.0);
+    }
+    if OffsetDateTime::from(emulator.clock.now()) < at {
+        emulator.clock.advance_to(at.into());
+        progress.finish(&format!(
+            "emulated clock moved to {at}: the nightly schedule fires"
+        ));
+        return Ok(());
+    }
+    let function = running
+        .functions
+        .get(binaries::RECONCILER)
+        .ok_or("the reconciler is not running")?;
+    let spec = running
+        .stack
+        .template
+        .schedules
+        .iter()
+        .find(|s| &s.function == function)
+        .ok_or("the template has no schedule for the reconciler")?;
+    let event = payload(emulator, spec, at);
+    progress.finish(&format!(
+        "delivering the nightly schedule's {at} event to the reconciler (that time has passed)"
+    ));
+    match invoke_async(&emulator.lambda, &emulator.clock, function, event.into()).await {
+        Ok(outcome) if !outcome.is_error() => Ok(()),
+        Ok(outcome) => Err(format!("the reconciler failed: {outcome:?}")),
+        Err(e) => Err(format!("the reconciler could not be invoked: {e}")),
+    }
+}
