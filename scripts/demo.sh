@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: the transaction monitoring system end to end on the embedded
 # emulator. Builds the demo and the template's functions (release), starts the emulator in
-# the demo's process from infra/template.yaml, streams a generated day (default 200,000
+# the demo's process from infra/template.yaml, streams a generated day (default 20,000
 # transactions, yesterday UTC), fires the nightly reconciliation on the emulated clock and
 # prints the summary. Exit status: 0 all checks passed, 1 a check failed (missing function,
 # precision/recall below 0.9, unexplained reconciliation differences), 2 it could not run.

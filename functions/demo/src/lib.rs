@@ -100,7 +100,7 @@ impl Default for DemoOptions {
         Self {
             template: PathBuf::from("infra/template.yaml"),
             day: None,
-            transactions: 200_000,
+            transactions: 20_000,
             seed: 1,
             profile: Profile::of_this_build(),
             fast_polling: true,

@@ -15,7 +15,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(name = "shardwise-demo", version)]
 struct Args {
     /// Distinct valid transactions to generate.
-    #[arg(long, default_value_t = 200_000)]
+    #[arg(long, default_value_t = 20_000)]
     transactions: u64,
     /// UTC day to generate, YYYY-MM-DD (default: yesterday; it must have ended).
     #[arg(long)]
