@@ -122,6 +122,19 @@ pub fn run_for(scheduled_ms: i64, deadline_ms: i64, now_ms: i64) -> Duration {
     Duration::from_millis(u64::try_from(stop.saturating_sub(now_ms)).unwrap_or(0))
 }
 
+/// However late an invocation starts (a delivery that queued behind the previous run, or
+/// an event stamped by a clock skewed from ours), it fires what is due for at least this
+/// long, bounded by the invocation's deadline: otherwise due timers would wait a whole
+/// minute for the next schedule. Overlapping an on-time run is harmless: firings are
+/// exactly-once by themselves.
+pub const MINIMUM_RUN: Duration = Duration::from_secs(10);
+
+/// [`MINIMUM_RUN`], cut to what the invocation's deadline leaves.
+pub fn minimum_run(deadline_ms: i64, now_ms: i64) -> Duration {
+    let left = u64::try_from(deadline_ms.saturating_sub(now_ms)).unwrap_or(0);
+    MINIMUM_RUN.min(Duration::from_millis(left))
+}
+
 /// Handles one scheduled event.
 pub async fn handle<S: StateStore>(
     dispatcher: &Dispatcher<S>,
@@ -130,7 +143,8 @@ pub async fn handle<S: StateStore>(
     deadline_ms: i64,
 ) -> Result<Summary, Error> {
     let now = clock.now().0;
-    let remaining = run_for(event.time.timestamp_millis(), deadline_ms, now);
+    let remaining =
+        run_for(event.time.timestamp_millis(), deadline_ms, now).max(minimum_run(deadline_ms, now));
     let report = dispatcher.run_until(Instant::now() + remaining).await?;
     let summary = Summary::of(&report);
     tracing::info!(
@@ -163,6 +177,10 @@ mod tests {
         assert_eq!(run_for(0, 72_000, 2_000), Duration::from_secs(58));
         // A short deadline wins.
         assert_eq!(run_for(0, 10_000, 2_000), Duration::from_secs(8));
+        // A late start still fires what is due for the minimum run, within the deadline.
+        assert_eq!(minimum_run(200_000, 70_000), MINIMUM_RUN);
+        assert_eq!(minimum_run(72_000, 70_000), Duration::from_secs(2));
+        assert_eq!(minimum_run(60_000, 70_000), Duration::ZERO);
         // A very late start (a retried delivery) runs briefly or not at all.
         assert_eq!(run_for(0, 200_000, 70_000), Duration::ZERO);
     }
