@@ -190,6 +190,47 @@ impl TestEnv {
         }
     }
 
+    /// Creates a provisioned stream `name` with `shards` shards and waits until it is
+    /// ACTIVE. Panics on failure: a test helper.
+    pub async fn create_active_stream(&self, name: &str, shards: i32) {
+        if let Err(e) = self
+            .kinesis()
+            .create_stream()
+            .stream_name(name)
+            .shard_count(shards)
+            .send()
+            .await
+        {
+            panic!("CreateStream {name} failed: {e:?}");
+        }
+        self.wait_stream_active(name).await;
+    }
+
+    /// Polls DescribeStreamSummary until the stream is ACTIVE (moto and AWS pass through
+    /// CREATING/UPDATING). Panics after ~10 s: a test helper.
+    pub async fn wait_stream_active(&self, name: &str) {
+        use aws_sdk_kinesis::types::StreamStatus;
+        let client = self.kinesis();
+        for _ in 0..200 {
+            let active = client
+                .describe_stream_summary()
+                .stream_name(name)
+                .send()
+                .await
+                .ok()
+                .and_then(|d| {
+                    d.stream_description_summary()
+                        .map(|s| s.stream_status().clone())
+                })
+                == Some(StreamStatus::Active);
+            if active {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("stream {name} never became ACTIVE");
+    }
+
     /// A resource name unique to this test run (streams, buckets and tables share one
     /// external endpoint when the suite runs against moto).
     pub fn unique_name(&self, prefix: &str) -> String {

@@ -12,13 +12,12 @@ mod harness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
-use aws_sdk_kinesis::types::{ShardIteratorType, StreamStatus};
+use aws_sdk_kinesis::types::ShardIteratorType;
 use fraud_detector::{ALERT_SORT_KEY, FraudConfig, FraudDetector};
 use harness::{Delivery, batches, by_id, run, shard_records};
 use monitoring::codec::TransactionCodec;
@@ -72,31 +71,6 @@ async fn create_alerts_table(env: &TestEnv, name: &str) {
         .send()
         .await
         .unwrap();
-}
-
-async fn create_stream(env: &TestEnv, name: &str) {
-    let kinesis = env.kinesis();
-    kinesis
-        .create_stream()
-        .stream_name(name)
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap();
-    for _ in 0..100 {
-        let d = kinesis
-            .describe_stream_summary()
-            .stream_name(name)
-            .send()
-            .await
-            .unwrap();
-        if d.stream_description_summary().map(|s| s.stream_status()) == Some(&StreamStatus::Active)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("stream {name} never became ACTIVE");
 }
 
 /// Every alert item of `day`, through the `by-day` index (paginated).
@@ -185,7 +159,7 @@ async fn alerts_land_once_in_the_alerts_table_by_day_and_on_the_alerts_stream() 
     env.create_keyed_table(&state).await.unwrap();
     env.create_keyed_table(&dlq).await.unwrap();
     create_alerts_table(&env, &alerts).await;
-    create_stream(&env, &stream).await;
+    env.create_active_stream(&stream, 1).await;
 
     let g = generate(&GeneratorConfig {
         seed: 4,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_kinesis::error::ProvideErrorMetadata;
-use aws_sdk_kinesis::types::{ShardIteratorType, StreamStatus};
+use aws_sdk_kinesis::types::ShardIteratorType;
 use load_generator::put::RetryPolicy;
 use load_generator::{SendOptions, send_records};
 use monitoring::generator::{GeneratorConfig, generate};
@@ -33,7 +33,7 @@ async fn load_generator_retries_only_throttled_entries_and_keeps_every_accounts_
         .send()
         .await
         .unwrap();
-    wait_active(&kinesis, &stream).await;
+    env.wait_stream_active(&stream).await;
 
     // ~2,600 records on one shard (1,000 records/s): sent as fast as possible, a good
     // part of every request is refused with ProvisionedThroughputExceededException.
@@ -81,25 +81,6 @@ async fn load_generator_retries_only_throttled_entries_and_keeps_every_accounts_
         generated.len()
     );
     assert_eq!(stored, sent, "per-account order and contents");
-}
-
-async fn wait_active(kinesis: &aws_sdk_kinesis::Client, stream: &str) {
-    for _ in 0..100 {
-        let d = kinesis
-            .describe_stream_summary()
-            .stream_name(stream)
-            .send()
-            .await
-            .unwrap();
-        let status = d
-            .stream_description_summary()
-            .map(|s| s.stream_status().clone());
-        if status == Some(StreamStatus::Active) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("stream {stream} never became ACTIVE");
 }
 
 /// Every record of the stream's (single) shard, grouped by partition key in shard order.
@@ -180,7 +161,7 @@ async fn load_generator_function_puts_the_day_and_stores_its_ground_truth_in_s3(
     }
     created.unwrap();
     bucket_made.unwrap();
-    wait_active(&kinesis, &stream).await;
+    env.wait_stream_active(&stream).await;
 
     let input = serde_json::json!({
         "seed": 5, "transactions": 1500, "day": "2026-11-20", "stream": stream,
@@ -227,7 +208,7 @@ async fn load_generator_throughput() {
         .send()
         .await
         .unwrap();
-    wait_active(&kinesis, &stream).await;
+    env.wait_stream_active(&stream).await;
     let generated = generate(&GeneratorConfig {
         seed: 1,
         transactions: 50_000,

@@ -5,11 +5,10 @@
 //! chaos. State lives in the in-memory store until the emulator serves DynamoDB.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType, StreamStatus};
+use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use shardwise::{
@@ -20,22 +19,6 @@ use shardwise_tests::{Target, TestEnv};
 use super::faults::FaultyStore;
 use super::fixture::{self, AccountState, OPERATOR, Produced, Totals, Txn};
 use super::{Chaos, deliver};
-
-async fn wait_active(client: &Client, name: &str) {
-    for _ in 0..200 {
-        let d = client
-            .describe_stream_summary()
-            .stream_name(name)
-            .send()
-            .await
-            .unwrap();
-        if d.stream_description_summary().unwrap().stream_status() == &StreamStatus::Active {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("stream {name} never became ACTIVE");
-}
 
 /// Puts `n` transactions (ids from `first_id`), ~3% undecodable.
 async fn put(client: &Client, stream: &str, rng: &mut SmallRng, first_id: u64, n: u64) {
@@ -129,7 +112,7 @@ async fn records_read_from_a_merged_stream_are_committed_exactly_once() {
         .send()
         .await
         .unwrap();
-    wait_active(&client, &stream).await;
+    env.wait_stream_active(&stream).await;
     let mut rng = SmallRng::seed_from_u64(42);
     put(&client, &stream, &mut rng, 0, 300).await;
     client
@@ -140,7 +123,7 @@ async fn records_read_from_a_merged_stream_are_committed_exactly_once() {
         .send()
         .await
         .unwrap();
-    wait_active(&client, &stream).await;
+    env.wait_stream_active(&stream).await;
     put(&client, &stream, &mut rng, 300, 300).await;
 
     let mut shards = Vec::new();

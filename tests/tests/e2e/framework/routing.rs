@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_kinesis::types::{ShardIteratorType, StreamStatus};
+use aws_sdk_kinesis::types::ShardIteratorType;
 use serde::{Deserialize, Serialize};
 use shardwise::sinks::{Envelope, KinesisSink};
 use shardwise::{
@@ -82,29 +82,6 @@ impl Operator for Totals {
     }
 }
 
-async fn create_stream(env: &TestEnv, name: &str) {
-    let client = env.kinesis();
-    client
-        .create_stream()
-        .stream_name(name)
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap();
-    for _ in 0..100 {
-        let d = client
-            .describe_stream_summary()
-            .stream_name(name)
-            .send()
-            .await
-            .unwrap();
-        if d.stream_description_summary().unwrap().stream_status() == &StreamStatus::Active {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 async fn published_ids(env: &TestEnv, stream: &str) -> Vec<String> {
     let client = env.kinesis();
     let shards = client
@@ -150,7 +127,7 @@ async fn keyed_outputs_late_events_and_the_output_stream_each_get_what_the_opera
         env.create_keyed_table(table).await.unwrap();
     }
     let stream = env.unique_name("rt-alerts");
-    create_stream(&env, &stream).await;
+    env.create_active_stream(&stream, 1).await;
     let store = DynamoStateStore::new(env.dynamodb(), &state, Some(&outputs), &dlq)
         .with_late_events_table(Some(&late));
     let processor = Processor::new(
