@@ -7,6 +7,7 @@
 #   2. the CDK assertions tests (node --test)
 #   3. cdk synth with the real CLI (bundling skipped: no Rust build needed)
 #   4. pytest infra/tests: SAM expansion + cfn-lint, sam validate --lint, least privilege,
+#      cargo-lambda build declarations (binary names vs `cargo metadata`, handler/runtime/arch),
 #      SAM-vs-CDK parity (on the template from step 3), broken templates must fail
 # Every step runs even if an earlier one failed; a summary follows; exit status is non-zero if
 # any step failed.
