@@ -86,6 +86,7 @@ pub mod dispatcher_config;
 mod dispatcher_fault_tests;
 #[cfg(test)]
 mod dispatcher_tests;
+pub mod dynamo_group;
 pub mod dynamo_item;
 pub mod dynamo_store;
 pub mod dynamo_timers;
