@@ -82,6 +82,7 @@ async fn main() -> std::process::ExitCode {
         settle_timeout: Duration::from_secs(args.settle_timeout),
         reconcile_timeout: Duration::from_secs(args.reconcile_timeout),
         function_env: args.function_env.into_iter().collect(),
+        ..DemoOptions::default()
     };
     match run(&options).await {
         Ok(summary) => {

@@ -1,0 +1,541 @@
+//! The golden chaos test (issue 7, item 5): the WHOLE monitoring pipeline — every stream
+//! function of `infra/template.yaml`, the timer dispatcher and the reconciler, debug
+//! builds brought up by the demo library on the in-process emulator — streams a small
+//! seeded day while the emulator kills function processes mid-batch, delivers batches
+//! twice and throttles DynamoDB, and the generator re-sends transactions and mixes in
+//! malformed records. The results must equal a from-scratch oracle computed here from
+//! the same generated records:
+//!
+//! - alerts: exactly [`fraud_detector::oracle_alerts`] over the valid records in arrival
+//!   order (no duplicate, no missing id, same rules), and precision/recall against the
+//!   generator's ground truth at least the demo's bar;
+//! - daily totals per merchant and product: to the cent the sum over the de-duplicated
+//!   valid transactions of the day, every row final;
+//! - the nightly reconciliation: zero differences;
+//! - dead letters: every malformed record, with its bytes and its reason, once per
+//!   decoding operator; counts per reason equal the generator's; every consumer's lag 0;
+//! - sessions: the closed session summaries equal an event-time sessionization of the
+//!   de-duplicated valid transactions with the template's inactivity gap;
+//! - the chaos happened: the emulator counted kills, duplicate deliveries and throttles.
+//!
+//! Windows and sessions are closed with the demo's forced watermark (the bounded day is
+//! consumed, so the timer-driven operators' watermarks are forced to the end of time and
+//! the dispatcher is invoked directly) instead of waiting for idle advancement. The
+//! generator's hours-late events are off: whether one is dropped as late depends on how
+//! far the other shard had progressed — timing, not data — so no oracle could say.
+//!
+//! ## Golden files
+//! `tests/golden/chaos-seed-<seed>/` holds the oracle's expected alerts
+//! (`alerts.csv`), daily totals (`daily-totals.csv`) and dead letters per reason
+//! (`dead-letters.json`) for the seeded day, sorted and human-readable. The run is
+//! compared with them AND with the oracle, so a change of the generator, the rules or
+//! the pipeline shows up as a reviewable diff. They are written by the oracle, never by
+//! hand: regenerate them with
+//! `SHARDWISE_BLESS=1 cargo test --workspace --test e2e chaos::` and review the diff.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fraud_detector::{Alert, FraudConfig, oracle_alerts};
+use monitoring::format_event_time;
+use monitoring::generator::{GeneratorConfig, generate};
+use monitoring::model::Transaction;
+use monitoring::validate::{RejectReason, Validator};
+use serde_json::Value;
+use shardwise_demo::stack::{binaries, load_template};
+use shardwise_demo::summary::{MIN_PRECISION, MIN_RECALL};
+use shardwise_demo::{DemoOptions, Details, Faults, Profile, generator_config, run_detailed};
+
+/// Generator seed (names the golden directory).
+const SEED: u64 = 7;
+/// A fixed past day, so the golden files do not depend on the date of the run.
+const DAY: &str = "2026-11-20";
+/// Distinct valid transactions of the day.
+const TRANSACTIONS: u64 = 2_000;
+/// Cap on the template's Kinesis batch sizes: ~20 batches per shard and function
+/// instead of 2–4, so the faults have many invocations to hit.
+const MAX_BATCH: u32 = 50;
+/// Regenerates the golden files from the oracle when set to `1`.
+const BLESS_ENV: &str = "SHARDWISE_BLESS";
+/// Operators that decode the transactions (the archiver stores raw bytes as they are).
+const DECODING_OPERATORS: [&str; 3] = [
+    binaries::FRAUD_DETECTOR,
+    binaries::DAILY_TOTALS,
+    binaries::SESSION_TRACKER,
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("golden/chaos-seed-{SEED}"))
+}
+
+/// The faults: every kind the emulator has, at rates that hit a 2,000-transaction day
+/// many times without making the retries dominate the run.
+fn faults() -> Faults {
+    Faults {
+        kill_probability: 0.3,
+        duplicate_probability: 0.2,
+        ddb_throttle_rate: 0.05,
+        // Long enough for a kill (at a random point of its first 2 s) to land while a
+        // batch still runs.
+        ddb_latency: Duration::from_millis(30),
+        seed: SEED,
+    }
+}
+
+/// What the oracle derives from the generated records.
+struct Oracle {
+    /// Valid records in arrival order (re-sent duplicates included).
+    valid: Vec<Transaction>,
+    /// Malformed records: bytes → expected reason.
+    malformed: BTreeMap<Vec<u8>, RejectReason>,
+    /// (dimension, id, currency) → (revenue minor, count), de-duplicated, for the day.
+    totals: BTreeMap<(String, String, String), (i64, u64)>,
+    /// Alerts by id.
+    alerts: BTreeMap<String, Alert>,
+    /// Closed sessions.
+    sessions: BTreeSet<SessionRow>,
+}
+
+/// A closed session as compared: account, device, start, end (RFC 3339), transactions,
+/// amount per currency.
+type SessionRow = (String, String, String, String, u64, BTreeMap<String, i64>);
+
+fn template_env(binary: &str) -> BTreeMap<String, String> {
+    let template = load_template(&root().join("infra/template.yaml")).unwrap();
+    template
+        .functions
+        .iter()
+        .find(|f| f.binary == binary)
+        .unwrap_or_else(|| panic!("the template has no {binary}"))
+        .environment
+        .clone()
+}
+
+fn oracle(options: &DemoOptions) -> Oracle {
+    let generated = generate(&generator_config(options, DAY)).unwrap();
+    let validator = Validator::default();
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let mut valid = Vec::new();
+    let mut malformed = BTreeMap::new();
+    for record in generated.records() {
+        match validator.validate(&record.data, now_ms) {
+            Ok(tx) => valid.push(tx),
+            Err(reason) => {
+                malformed.insert(record.data.clone(), reason);
+            }
+        }
+    }
+    // The validator agrees with the generator about what is malformed and why.
+    let truth = generated.ground_truth();
+    let expected: BTreeMap<Vec<u8>, String> = truth
+        .malformed
+        .iter()
+        .map(|m| (m.data.as_bytes().to_vec(), m.reason.code().to_owned()))
+        .collect();
+    let found: BTreeMap<Vec<u8>, String> = malformed
+        .iter()
+        .map(|(d, r)| (d.clone(), r.code().to_owned()))
+        .collect();
+    assert_eq!(found, expected, "validator and generator disagree");
+
+    let mut seen = BTreeSet::new();
+    let distinct: Vec<&Transaction> = valid
+        .iter()
+        .filter(|t| seen.insert(t.transaction_id.as_str().to_owned()))
+        .collect();
+    let mut totals = BTreeMap::new();
+    for t in distinct
+        .iter()
+        .filter(|t| format_event_time(t.event_time.millis()).starts_with(DAY))
+    {
+        let currency = t.amount.currency.code().to_owned();
+        for (dimension, id) in [
+            ("merchant", t.merchant_id.as_str()),
+            ("product", t.product_id.as_str()),
+        ] {
+            let e = totals
+                .entry((dimension.to_owned(), id.to_owned(), currency.clone()))
+                .or_insert((0_i64, 0_u64));
+            e.0 += t.amount.minor;
+            e.1 += 1;
+        }
+    }
+    // …and about the day's totals (computed independently, from its own plan).
+    for m in &truth.merchant_totals {
+        let key = (
+            "merchant".to_owned(),
+            m.merchant_id.as_str().to_owned(),
+            m.currency.code().to_owned(),
+        );
+        assert_eq!(
+            totals.get(&key),
+            Some(&(m.revenue_minor, m.count)),
+            "{key:?}"
+        );
+    }
+
+    let fraud_env = template_env(binaries::FRAUD_DETECTOR);
+    let config = FraudConfig::from_lookup(|k| fraud_env.get(k).cloned()).unwrap();
+    let alerts = oracle_alerts(config, valid.iter().cloned()).unwrap();
+
+    let session_env = template_env(binaries::SESSION_TRACKER);
+    let gap_ms = session_env
+        .get("SESSION_TIMEOUT_SECONDS")
+        .map_or(120, |s| s.parse::<i64>().unwrap())
+        * 1000;
+    let sessions = sessionize(&distinct, gap_ms);
+    Oracle {
+        valid,
+        malformed,
+        totals,
+        alerts,
+        sessions,
+    }
+}
+
+/// Event-time sessions per (account, device): maximal runs whose consecutive event
+/// times are less than `gap_ms` apart.
+fn sessionize(distinct: &[&Transaction], gap_ms: i64) -> BTreeSet<SessionRow> {
+    let mut by_device: BTreeMap<(String, String), Vec<&Transaction>> = BTreeMap::new();
+    for t in distinct {
+        by_device
+            .entry((
+                t.account_id.as_str().to_owned(),
+                t.device_id.as_str().to_owned(),
+            ))
+            .or_default()
+            .push(t);
+    }
+    let mut out = BTreeSet::new();
+    for ((account, device), mut txs) in by_device {
+        txs.sort_by_key(|t| t.event_time.millis());
+        let mut runs: Vec<Vec<&Transaction>> = Vec::new();
+        for t in txs {
+            match runs.last_mut() {
+                Some(run)
+                    if t.event_time.millis()
+                        < run.last().map_or(i64::MIN, |l| l.event_time.millis()) + gap_ms =>
+                {
+                    run.push(t);
+                }
+                _ => runs.push(vec![t]),
+            }
+        }
+        for run in runs {
+            let mut amounts = BTreeMap::new();
+            for t in &run {
+                *amounts
+                    .entry(t.amount.currency.code().to_owned())
+                    .or_insert(0) += t.amount.minor;
+            }
+            let start = run.first().map_or(0, |t| t.event_time.millis());
+            let end = run.last().map_or(0, |t| t.event_time.millis());
+            out.insert((
+                account.clone(),
+                device.clone(),
+                format_event_time(start),
+                format_event_time(end),
+                run.len() as u64,
+                amounts,
+            ));
+        }
+    }
+    out
+}
+
+fn pipeline_sessions(details: &Details) -> BTreeSet<SessionRow> {
+    details
+        .closed_sessions
+        .iter()
+        .map(|j| {
+            let text = |k: &str| j[k].as_str().unwrap_or_default().to_owned();
+            let amounts = j["amount_minor"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(c, v)| (c.clone(), v.as_i64().unwrap_or(i64::MIN)))
+                .collect();
+            (
+                text("account"),
+                text("device"),
+                text("start"),
+                text("end"),
+                j["transactions"].as_u64().unwrap_or(0),
+                amounts,
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- golden renderings
+
+fn render_alerts<'a>(alerts: impl Iterator<Item = (&'a str, &'a str, &'a str, String)>) -> String {
+    let mut rows: Vec<String> = alerts
+        .map(|(id, account, tx, rules)| format!("{id},{account},{tx},{rules}"))
+        .collect();
+    rows.sort();
+    let mut out = "alert_id,account,transaction_id,rules\n".to_owned();
+    for r in rows {
+        out.push_str(&r);
+        out.push('\n');
+    }
+    out
+}
+
+fn render_totals(totals: &BTreeMap<(String, String, String), (i64, u64)>) -> String {
+    let mut out = "dimension,id,currency,revenue_minor,count\n".to_owned();
+    for ((dimension, id, currency), (revenue, count)) in totals {
+        out.push_str(&format!("{dimension},{id},{currency},{revenue},{count}\n"));
+    }
+    out
+}
+
+fn render_reasons(by_reason: &BTreeMap<String, u64>) -> String {
+    let mut text = serde_json::to_string_pretty(by_reason).unwrap();
+    text.push('\n');
+    text
+}
+
+/// Compares `actual` (the oracle's rendering) with the golden file, or writes it when
+/// blessing.
+fn golden(name: &str, oracle_text: &str) -> String {
+    let path = golden_dir().join(name);
+    if std::env::var(BLESS_ENV).is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(golden_dir()).unwrap();
+        std::fs::write(&path, oracle_text).unwrap();
+    }
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (regenerate with {BLESS_ENV}=1 and review)",
+            path.display()
+        )
+    });
+    assert_eq!(
+        text,
+        oracle_text,
+        "the oracle no longer produces {} (generator or rules changed? re-bless with \
+         {BLESS_ENV}=1 and review the diff)",
+        path.display()
+    );
+    text
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_pipeline_under_chaos_produces_exactly_the_oracles_alerts_totals_sessions_and_dead_letters()
+ {
+    let out_dir = std::env::temp_dir().join(format!(
+        "shardwise-chaos-{}",
+        shardwise_tests::unique_suffix()
+    ));
+    let options = DemoOptions {
+        template: root().join("infra/template.yaml"),
+        day: Some(DAY.to_owned()),
+        transactions: TRANSACTIONS,
+        seed: SEED,
+        profile: Profile::Dev,
+        out_dir: out_dir.clone(),
+        drain_timeout: Duration::from_secs(75),
+        settle_timeout: Duration::from_secs(60),
+        reconcile_timeout: Duration::from_secs(60),
+        faults: faults(),
+        generator: GeneratorConfig {
+            late_events: false,
+            // Ten times the defaults: ~40 re-sent transactions and ~20 malformed
+            // records of most kinds, instead of ~10 and ~2.
+            duplicate_rate: 0.02,
+            malformed_rate: 0.01,
+            ..GeneratorConfig::default()
+        },
+        force_watermarks: true,
+        max_batch_size: Some(MAX_BATCH),
+        ..DemoOptions::default()
+    };
+    let oracle = oracle(&options);
+    let golden_alerts = golden(
+        "alerts.csv",
+        &render_alerts(oracle.alerts.values().map(|a| {
+            (
+                a.alert_id.as_str(),
+                a.account.as_str(),
+                a.transaction_id.as_str(),
+                a.rules.join("+"),
+            )
+        })),
+    );
+    let golden_totals = golden("daily-totals.csv", &render_totals(&oracle.totals));
+    let mut expected_reasons = BTreeMap::new();
+    for reason in oracle.malformed.values() {
+        *expected_reasons
+            .entry(reason.code().to_owned())
+            .or_insert(0_u64) += 1;
+    }
+    let golden_reasons = golden("dead-letters.json", &render_reasons(&expected_reasons));
+
+    let (summary, details) = run_detailed(&options).await.unwrap();
+    eprintln!("{}", summary.render());
+    eprintln!(
+        "faults injected: {:?}; late events: {}",
+        details.faults, details.late_events
+    );
+
+    // Every function of the template ran, the whole day went out and was consumed.
+    assert!(
+        summary.functions_missing.is_empty(),
+        "{:?}",
+        summary.functions_missing
+    );
+    assert_eq!(summary.load.records, summary.records, "every record stored");
+    assert_eq!(
+        summary.records,
+        oracle.valid.len() as u64 + oracle.malformed.len() as u64
+    );
+    assert!(summary.not_drained.is_empty(), "{:?}", summary.not_drained);
+    assert!(
+        details.lag.values().all(|l| *l == 0) && !details.lag.is_empty(),
+        "stalled: {:?}",
+        details.lag
+    );
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+
+    // The chaos happened (otherwise this test proves nothing).
+    let f = &details.faults;
+    assert!(f.total_kills() > 0, "no process was killed: {f:?}");
+    assert!(
+        f.total_duplicate_deliveries() > 0,
+        "no batch was delivered twice: {f:?}"
+    );
+    assert!(f.ddb_throttles > 0, "DynamoDB never throttled: {f:?}");
+
+    // Alerts: exactly the oracle's, once each.
+    let alert_rows: Vec<(String, String, String, String)> = details
+        .alerts
+        .iter()
+        .map(|j| {
+            let text = |k: &str| j[k].as_str().unwrap_or_default().to_owned();
+            let rules: Vec<&str> = j["rules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            (
+                text("pk"),
+                text("account"),
+                text("transaction_id"),
+                rules.join("+"),
+            )
+        })
+        .collect();
+    let ids: BTreeSet<&str> = alert_rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(ids.len(), alert_rows.len(), "duplicate alert items");
+    let expected_ids: BTreeSet<&str> = oracle.alerts.keys().map(String::as_str).collect();
+    assert_eq!(
+        ids.difference(&expected_ids).collect::<Vec<_>>(),
+        Vec::<&&str>::new(),
+        "alerts the oracle does not raise"
+    );
+    assert_eq!(
+        expected_ids.difference(&ids).collect::<Vec<_>>(),
+        Vec::<&&str>::new(),
+        "missing alerts"
+    );
+    let run_alerts = render_alerts(
+        alert_rows
+            .iter()
+            .map(|(id, a, t, r)| (id.as_str(), a.as_str(), t.as_str(), r.clone())),
+    );
+    assert_eq!(
+        run_alerts, golden_alerts,
+        "alerts differ from the golden file"
+    );
+    let score = summary.alerts.as_ref().expect("alerts scored");
+    assert_eq!(score.duplicate_alerts, 0, "{score:?}");
+    assert!(score.precision >= MIN_PRECISION, "{score:?}");
+    assert!(score.recall >= MIN_RECALL, "{score:?}");
+
+    // Daily totals: to the cent, every row final.
+    assert!(
+        details.total_rows.iter().all(|r| r.is_final),
+        "windows not closed"
+    );
+    let run_totals: BTreeMap<(String, String, String), (i64, u64)> = details
+        .total_rows
+        .iter()
+        .map(|r| {
+            (
+                (r.dimension.clone(), r.id.clone(), r.currency.clone()),
+                (r.revenue_minor, r.count),
+            )
+        })
+        .collect();
+    assert_eq!(run_totals.len(), details.total_rows.len());
+    assert_eq!(
+        run_totals, oracle.totals,
+        "daily totals differ from the oracle"
+    );
+    assert_eq!(render_totals(&run_totals), golden_totals);
+
+    // The nightly reconciliation finds nothing to explain.
+    let r = summary
+        .reconciliation
+        .as_ref()
+        .expect("a reconciliation report");
+    assert_eq!(r.differences, 0, "{r:?}");
+
+    // Dead letters: every malformed record with its bytes and reason, per decoding
+    // operator, and nothing else.
+    for operator in DECODING_OPERATORS {
+        let items: Vec<_> = details
+            .dead_letters
+            .iter()
+            .filter(|d| d.operator == operator)
+            .collect();
+        let mut by_record: BTreeMap<(&str, &str), &[u8]> = BTreeMap::new();
+        for d in &items {
+            by_record.insert((&d.shard_id, &d.sequence_number), &d.data);
+            let reason = oracle
+                .malformed
+                .get(&d.data)
+                .unwrap_or_else(|| panic!("{operator} dead-lettered a valid record: {d:?}"));
+            let text = format!("{}: {reason}", reason.code());
+            assert!(d.error.contains(&text), "{operator}: {d:?} lacks `{text}`");
+        }
+        let bytes: BTreeSet<&[u8]> = by_record.values().copied().collect();
+        let expected: BTreeSet<&[u8]> = oracle.malformed.keys().map(Vec::as_slice).collect();
+        assert_eq!(bytes, expected, "{operator}'s dead letters");
+        assert_eq!(
+            by_record.len(),
+            expected.len(),
+            "{operator}: one item per record"
+        );
+    }
+    let d = &summary.dead_letters;
+    assert_eq!(d.by_reason, expected_reasons, "{d:?}");
+    assert_eq!(render_reasons(&d.by_reason), golden_reasons);
+
+    // Sessions: every closed summary equals the oracle's sessionization.
+    assert_eq!(details.late_events, 0, "nothing is late in this day");
+    let run_sessions = pipeline_sessions(&details);
+    assert_eq!(run_sessions.len(), details.closed_sessions.len());
+    let extra: Vec<_> = run_sessions.difference(&oracle.sessions).take(5).collect();
+    let missing: Vec<_> = oracle.sessions.difference(&run_sessions).take(5).collect();
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "sessions differ: {} vs {} oracle; extra {extra:?}, missing {missing:?}",
+        run_sessions.len(),
+        oracle.sessions.len()
+    );
+
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
