@@ -15,7 +15,7 @@
 //! - dead letters: every malformed record, with its bytes and its reason, once per
 //!   decoding operator; counts per reason equal the generator's; every consumer's lag 0;
 //! - sessions: the closed session summaries equal an event-time sessionization of the
-//!   de-duplicated valid transactions with the template's inactivity gap;
+//!   de-duplicated valid transactions with the functions' inactivity gap;
 //! - the chaos happened: the emulator counted kills, duplicate deliveries and throttles.
 //!
 //! Windows and sessions are closed with the demo's forced watermark (the bounded day is
@@ -52,10 +52,16 @@ const SEED: u64 = 7;
 /// A fixed past day, so the golden files do not depend on the date of the run.
 const DAY: &str = "2026-11-20";
 /// Distinct valid transactions of the day.
-const TRANSACTIONS: u64 = 2_000;
+const TRANSACTIONS: u64 = 1_500;
 /// Cap on the template's Kinesis batch sizes: ~20 batches per shard and function
 /// instead of 2–4, so the faults have many invocations to hit.
 const MAX_BATCH: u32 = 50;
+/// The sessions' inactivity gap, set on the functions instead of the template's 120 s:
+/// a small day spreads an account's transactions over hours, and with two minutes
+/// nearly every session would be a single transaction — no merge would be exercised.
+const SESSION_GAP_SECONDS: i64 = 3 * 3600;
+/// The session tracker's (and dispatcher's) gap setting.
+const SESSION_TIMEOUT_ENV: &str = "SESSION_TIMEOUT_SECONDS";
 /// Regenerates the golden files from the oracle when set to `1`.
 const BLESS_ENV: &str = "SHARDWISE_BLESS";
 /// Operators that decode the transactions (the archiver stores raw bytes as they are).
@@ -189,10 +195,9 @@ fn oracle(options: &DemoOptions) -> Oracle {
     let config = FraudConfig::from_lookup(|k| fraud_env.get(k).cloned()).unwrap();
     let alerts = oracle_alerts(config, valid.iter().cloned()).unwrap();
 
-    let session_env = template_env(binaries::SESSION_TRACKER);
-    let gap_ms = session_env
-        .get("SESSION_TIMEOUT_SECONDS")
-        .map_or(120, |s| s.parse::<i64>().unwrap())
+    let gap_ms: i64 = options.function_env[SESSION_TIMEOUT_ENV]
+        .parse::<i64>()
+        .unwrap()
         * 1000;
     let sessions = sessionize(&distinct, gap_ms);
     Oracle {
@@ -357,6 +362,11 @@ async fn the_whole_pipeline_under_chaos_produces_exactly_the_oracles_alerts_tota
             malformed_rate: 0.01,
             ..GeneratorConfig::default()
         },
+        function_env: [(
+            SESSION_TIMEOUT_ENV.to_owned(),
+            SESSION_GAP_SECONDS.to_string(),
+        )]
+        .into(),
         force_watermarks: true,
         max_batch_size: Some(MAX_BATCH),
         ..DemoOptions::default()
