@@ -413,6 +413,7 @@ async fn drive(
         reconciliation,
         dead_letters,
         sessions,
+        faults: (!options.faults.is_off()).then(|| FaultCounts::read(running)),
         out_dir: options.out_dir.clone(),
         notes,
         errors,
