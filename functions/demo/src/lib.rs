@@ -302,13 +302,16 @@ async fn drive(
     let mut timings = BTreeMap::new();
     timings.insert("stream_and_drain".to_owned(), pipeline_seconds);
     let phase = Instant::now();
-    let mut stable_polls_needed = 2;
+    let mut settle_rule = phases::SettleRule::default();
     let dispatching = if options.force_watermarks {
         match phases::force_watermarks(running, &ddb, 10).await {
             Ok(()) => {
-                // Timers fire over several polls of the dispatcher: demand a longer
-                // quiet period before calling the outputs settled.
-                stable_polls_needed = 5;
+                // Every event-time timer is due now: settled means none is pending
+                // any more (and the counts have stopped moving).
+                settle_rule = phases::SettleRule {
+                    stable_polls: 3,
+                    until_event_timers_fired: true,
+                };
                 phases::keep_dispatching(running)
             }
             Err(e) => {
@@ -324,7 +327,7 @@ async fn drive(
         &ddb,
         day,
         options.settle_timeout,
-        stable_polls_needed,
+        settle_rule,
         &mut notes,
         &mut progress,
     )

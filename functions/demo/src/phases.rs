@@ -25,6 +25,55 @@ use crate::results;
 use crate::stack::{Running, binaries};
 use crate::stream::{self, Progress};
 
+/// When [`settle`] calls the outputs settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettleRule {
+    /// Consecutive polls (1 s apart) with unchanged counts.
+    pub stable_polls: u32,
+    /// Also wait until no event-time timer is pending (with forced watermarks every one
+    /// is due, so none left means every window and session has been closed).
+    pub until_event_timers_fired: bool,
+}
+
+impl Default for SettleRule {
+    fn default() -> Self {
+        Self {
+            stable_polls: 2,
+            until_event_timers_fired: false,
+        }
+    }
+}
+
+/// Event-time timer items in the timers table (their pk holds `#event#`, see
+/// `shardwise::timer_store`); `None` if the count could not be read.
+pub async fn pending_event_timers(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Option<u64> {
+    let mut total = 0_u64;
+    let mut start = None;
+    loop {
+        let page = ddb
+            .scan()
+            .table_name(table)
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .filter_expression("contains(pk, :event)")
+            .expression_attribute_values(
+                ":event",
+                aws_sdk_dynamodb::types::AttributeValue::S(EVENT_TIMER_PK_MARK.to_owned()),
+            )
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .ok()?;
+        total += u64::try_from(page.count()).unwrap_or(0);
+        match page.last_evaluated_key() {
+            Some(k) if !k.is_empty() => start = Some(k.clone()),
+            _ => return Some(total),
+        }
+    }
+}
+
+/// What marks an event-time timer item's pk (`<operator>#event#all#<spread>`).
+const EVENT_TIMER_PK_MARK: &str = "#event#";
+
 /// After the drain: waits until the alert and output counts stop changing and, when the
 /// windows can close (daily-totals and timer-dispatcher both run), the day's totals are
 /// final — or until `timeout`, noting what did not settle.
@@ -33,7 +82,7 @@ pub async fn settle(
     ddb: &aws_sdk_dynamodb::Client,
     day: &str,
     timeout: Duration,
-    stable_polls_needed: u32,
+    rule: SettleRule,
     notes: &mut Vec<String>,
     progress: &mut Progress,
 ) {
@@ -62,7 +111,9 @@ pub async fn settle(
         };
         last = Some(current);
         let all_final = !expect_final || (!rows.is_empty() && finals == rows.len());
-        if stable_polls >= stable_polls_needed && all_final {
+        let timers_fired = !rule.until_event_timers_fired
+            || pending_event_timers(ddb, &names.timers_table).await == Some(0);
+        if stable_polls >= rule.stable_polls && all_final && timers_fired {
             progress.finish(&format!(
                 "settled: {alerts} alerts, {outputs} output items, {finals}/{} totals final",
                 rows.len()
