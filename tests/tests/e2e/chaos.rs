@@ -26,8 +26,9 @@
 //!
 //! ## Golden files
 //! `tests/golden/chaos-seed-<seed>/` holds the oracle's expected alerts
-//! (`alerts.csv`), daily totals (`daily-totals.csv`) and dead letters per reason
-//! (`dead-letters.json`) for the seeded day, sorted and human-readable. The run is
+//! (`alerts.csv`), daily totals (`daily-totals.csv`), dead letters per reason
+//! (`dead-letters.json`) and the shape of the closed sessions (`sessions.json`) for the
+//! seeded day, sorted and human-readable. The run is
 //! compared with them AND with the oracle, so a change of the generator, the rules or
 //! the pipeline shows up as a reviewable diff. They are written by the oracle, never by
 //! hand: regenerate them with
@@ -306,6 +307,20 @@ fn render_totals(totals: &BTreeMap<(String, String, String), (i64, u64)>) -> Str
     out
 }
 
+/// The sessions' shape (the rows themselves are compared with the oracle in full).
+fn render_sessions(sessions: &BTreeSet<SessionRow>) -> String {
+    let counts: Vec<u64> = sessions.iter().map(|s| s.4).collect();
+    let shape = serde_json::json!({
+        "closed_sessions": sessions.len(),
+        "transactions": counts.iter().sum::<u64>(),
+        "multi_transaction_sessions": counts.iter().filter(|c| **c > 1).count(),
+        "largest_session_transactions": counts.iter().max().copied().unwrap_or(0),
+    });
+    let mut text = serde_json::to_string_pretty(&shape).unwrap();
+    text.push('\n');
+    text
+}
+
 fn render_reasons(by_reason: &BTreeMap<String, u64>) -> String {
     let mut text = serde_json::to_string_pretty(by_reason).unwrap();
     text.push('\n');
@@ -391,6 +406,7 @@ async fn the_whole_pipeline_under_chaos_produces_exactly_the_oracles_alerts_tota
             .or_insert(0_u64) += 1;
     }
     let golden_reasons = golden("dead-letters.json", &render_reasons(&expected_reasons));
+    let golden_sessions = golden("sessions.json", &render_sessions(&oracle.sessions));
 
     let (summary, details) = run_detailed(&options).await.unwrap();
     eprintln!("{}", summary.render());
@@ -546,6 +562,7 @@ async fn the_whole_pipeline_under_chaos_produces_exactly_the_oracles_alerts_tota
         run_sessions.len(),
         oracle.sessions.len()
     );
+    assert_eq!(render_sessions(&run_sessions), golden_sessions);
 
     let _ = std::fs::remove_dir_all(&out_dir);
 }
