@@ -34,24 +34,28 @@
 //! hand: regenerate them with
 //! `SHARDWISE_BLESS=1 cargo test --workspace --test e2e chaos::` and review the diff.
 
+mod golden;
+mod oracle;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use fraud_detector::{Alert, FraudConfig, oracle_alerts};
-use monitoring::format_event_time;
-use monitoring::generator::{GeneratorConfig, generate};
-use monitoring::model::Transaction;
-use monitoring::validate::{RejectReason, Validator};
+use monitoring::generator::GeneratorConfig;
 use serde_json::Value;
-use shardwise_demo::stack::{binaries, load_template};
+use shardwise_demo::stack::binaries;
 use shardwise_demo::summary::{MIN_PRECISION, MIN_RECALL};
-use shardwise_demo::{DemoOptions, Details, Faults, Profile, generator_config, run_detailed};
+use shardwise_demo::{DemoOptions, Faults, Profile, run_detailed};
+
+use golden::{
+    golden, pipeline_sessions, render_alerts, render_reasons, render_sessions, render_totals,
+};
+use oracle::oracle;
 
 /// Generator seed (names the golden directory).
 const SEED: u64 = 7;
 /// A fixed past day, so the golden files do not depend on the date of the run.
-const DAY: &str = "2026-11-20";
+pub(super) const DAY: &str = "2026-11-20";
 /// Distinct valid transactions of the day.
 const TRANSACTIONS: u64 = 1_500;
 /// Cap on the template's Kinesis batch sizes: ~20 batches per shard and function
@@ -62,9 +66,9 @@ const MAX_BATCH: u32 = 50;
 /// nearly every session would be a single transaction — no merge would be exercised.
 const SESSION_GAP_SECONDS: i64 = 3 * 3600;
 /// The session tracker's (and dispatcher's) gap setting.
-const SESSION_TIMEOUT_ENV: &str = "SESSION_TIMEOUT_SECONDS";
+pub(super) const SESSION_TIMEOUT_ENV: &str = "SESSION_TIMEOUT_SECONDS";
 /// Regenerates the golden files from the oracle when set to `1`.
-const BLESS_ENV: &str = "SHARDWISE_BLESS";
+pub(super) const BLESS_ENV: &str = "SHARDWISE_BLESS";
 /// Operators that decode the transactions (the archiver stores raw bytes as they are).
 const DECODING_OPERATORS: [&str; 3] = [
     binaries::FRAUD_DETECTOR,
@@ -72,11 +76,11 @@ const DECODING_OPERATORS: [&str; 3] = [
     binaries::SESSION_TRACKER,
 ];
 
-fn root() -> PathBuf {
+pub(super) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn golden_dir() -> PathBuf {
+pub(super) fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("golden/chaos-seed-{SEED}"))
 }
 
@@ -92,263 +96,6 @@ fn faults() -> Faults {
         ddb_latency: Duration::from_millis(30),
         seed: SEED,
     }
-}
-
-/// What the oracle derives from the generated records.
-struct Oracle {
-    /// Valid records in arrival order (re-sent duplicates included).
-    valid: Vec<Transaction>,
-    /// Malformed records: bytes → expected reason.
-    malformed: BTreeMap<Vec<u8>, RejectReason>,
-    /// (dimension, id, currency) → (revenue minor, count), de-duplicated, for the day.
-    totals: BTreeMap<(String, String, String), (i64, u64)>,
-    /// Alerts by id.
-    alerts: BTreeMap<String, Alert>,
-    /// Closed sessions.
-    sessions: BTreeSet<SessionRow>,
-}
-
-/// A closed session as compared: account, device, start, end (RFC 3339), transactions,
-/// amount per currency.
-type SessionRow = (String, String, String, String, u64, BTreeMap<String, i64>);
-
-fn template_env(binary: &str) -> BTreeMap<String, String> {
-    let template = load_template(&root().join("infra/template.yaml")).unwrap();
-    template
-        .functions
-        .iter()
-        .find(|f| f.binary == binary)
-        .unwrap_or_else(|| panic!("the template has no {binary}"))
-        .environment
-        .clone()
-}
-
-fn oracle(options: &DemoOptions) -> Oracle {
-    let generated = generate(&generator_config(options, DAY)).unwrap();
-    let validator = Validator::default();
-    let now_ms = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap();
-    let mut valid = Vec::new();
-    let mut malformed = BTreeMap::new();
-    for record in generated.records() {
-        match validator.validate(&record.data, now_ms) {
-            Ok(tx) => valid.push(tx),
-            Err(reason) => {
-                malformed.insert(record.data.clone(), reason);
-            }
-        }
-    }
-    // The validator agrees with the generator about what is malformed and why.
-    let truth = generated.ground_truth();
-    let expected: BTreeMap<Vec<u8>, String> = truth
-        .malformed
-        .iter()
-        .map(|m| (m.data.as_bytes().to_vec(), m.reason.code().to_owned()))
-        .collect();
-    let found: BTreeMap<Vec<u8>, String> = malformed
-        .iter()
-        .map(|(d, r)| (d.clone(), r.code().to_owned()))
-        .collect();
-    assert_eq!(found, expected, "validator and generator disagree");
-
-    let mut seen = BTreeSet::new();
-    let distinct: Vec<&Transaction> = valid
-        .iter()
-        .filter(|t| seen.insert(t.transaction_id.as_str().to_owned()))
-        .collect();
-    let mut totals = BTreeMap::new();
-    for t in distinct
-        .iter()
-        .filter(|t| format_event_time(t.event_time.millis()).starts_with(DAY))
-    {
-        let currency = t.amount.currency.code().to_owned();
-        for (dimension, id) in [
-            ("merchant", t.merchant_id.as_str()),
-            ("product", t.product_id.as_str()),
-        ] {
-            let e = totals
-                .entry((dimension.to_owned(), id.to_owned(), currency.clone()))
-                .or_insert((0_i64, 0_u64));
-            e.0 += t.amount.minor;
-            e.1 += 1;
-        }
-    }
-    // …and about the day's totals (computed independently, from its own plan).
-    for m in &truth.merchant_totals {
-        let key = (
-            "merchant".to_owned(),
-            m.merchant_id.as_str().to_owned(),
-            m.currency.code().to_owned(),
-        );
-        assert_eq!(
-            totals.get(&key),
-            Some(&(m.revenue_minor, m.count)),
-            "{key:?}"
-        );
-    }
-
-    let fraud_env = template_env(binaries::FRAUD_DETECTOR);
-    let config = FraudConfig::from_lookup(|k| fraud_env.get(k).cloned()).unwrap();
-    let alerts = oracle_alerts(config, valid.iter().cloned()).unwrap();
-
-    let gap_ms: i64 = options.function_env[SESSION_TIMEOUT_ENV]
-        .parse::<i64>()
-        .unwrap()
-        * 1000;
-    let sessions = sessionize(&distinct, gap_ms);
-    Oracle {
-        valid,
-        malformed,
-        totals,
-        alerts,
-        sessions,
-    }
-}
-
-/// Event-time sessions per (account, device): maximal runs whose consecutive event
-/// times are less than `gap_ms` apart.
-fn sessionize(distinct: &[&Transaction], gap_ms: i64) -> BTreeSet<SessionRow> {
-    let mut by_device: BTreeMap<(String, String), Vec<&Transaction>> = BTreeMap::new();
-    for t in distinct {
-        by_device
-            .entry((
-                t.account_id.as_str().to_owned(),
-                t.device_id.as_str().to_owned(),
-            ))
-            .or_default()
-            .push(t);
-    }
-    let mut out = BTreeSet::new();
-    for ((account, device), mut txs) in by_device {
-        txs.sort_by_key(|t| t.event_time.millis());
-        let mut runs: Vec<Vec<&Transaction>> = Vec::new();
-        for t in txs {
-            match runs.last_mut() {
-                Some(run)
-                    if t.event_time.millis()
-                        < run.last().map_or(i64::MIN, |l| l.event_time.millis()) + gap_ms =>
-                {
-                    run.push(t);
-                }
-                _ => runs.push(vec![t]),
-            }
-        }
-        for run in runs {
-            let mut amounts = BTreeMap::new();
-            for t in &run {
-                *amounts
-                    .entry(t.amount.currency.code().to_owned())
-                    .or_insert(0) += t.amount.minor;
-            }
-            let start = run.first().map_or(0, |t| t.event_time.millis());
-            let end = run.last().map_or(0, |t| t.event_time.millis());
-            out.insert((
-                account.clone(),
-                device.clone(),
-                format_event_time(start),
-                format_event_time(end),
-                run.len() as u64,
-                amounts,
-            ));
-        }
-    }
-    out
-}
-
-fn pipeline_sessions(details: &Details) -> BTreeSet<SessionRow> {
-    details
-        .closed_sessions
-        .iter()
-        .map(|j| {
-            let text = |k: &str| j[k].as_str().unwrap_or_default().to_owned();
-            let amounts = j["amount_minor"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(c, v)| (c.clone(), v.as_i64().unwrap_or(i64::MIN)))
-                .collect();
-            (
-                text("account"),
-                text("device"),
-                text("start"),
-                text("end"),
-                j["transactions"].as_u64().unwrap_or(0),
-                amounts,
-            )
-        })
-        .collect()
-}
-
-// ---------------------------------------------------------------- golden renderings
-
-fn render_alerts<'a>(alerts: impl Iterator<Item = (&'a str, &'a str, &'a str, String)>) -> String {
-    let mut rows: Vec<String> = alerts
-        .map(|(id, account, tx, rules)| format!("{id},{account},{tx},{rules}"))
-        .collect();
-    rows.sort();
-    let mut out = "alert_id,account,transaction_id,rules\n".to_owned();
-    for r in rows {
-        out.push_str(&r);
-        out.push('\n');
-    }
-    out
-}
-
-fn render_totals(totals: &BTreeMap<(String, String, String), (i64, u64)>) -> String {
-    let mut out = "dimension,id,currency,revenue_minor,count\n".to_owned();
-    for ((dimension, id, currency), (revenue, count)) in totals {
-        out.push_str(&format!("{dimension},{id},{currency},{revenue},{count}\n"));
-    }
-    out
-}
-
-/// The sessions' shape (the rows themselves are compared with the oracle in full).
-fn render_sessions(sessions: &BTreeSet<SessionRow>) -> String {
-    let counts: Vec<u64> = sessions.iter().map(|s| s.4).collect();
-    let shape = serde_json::json!({
-        "closed_sessions": sessions.len(),
-        "transactions": counts.iter().sum::<u64>(),
-        "multi_transaction_sessions": counts.iter().filter(|c| **c > 1).count(),
-        "largest_session_transactions": counts.iter().max().copied().unwrap_or(0),
-    });
-    let mut text = serde_json::to_string_pretty(&shape).unwrap();
-    text.push('\n');
-    text
-}
-
-fn render_reasons(by_reason: &BTreeMap<String, u64>) -> String {
-    let mut text = serde_json::to_string_pretty(by_reason).unwrap();
-    text.push('\n');
-    text
-}
-
-/// Compares `actual` (the oracle's rendering) with the golden file, or writes it when
-/// blessing.
-fn golden(name: &str, oracle_text: &str) -> String {
-    let path = golden_dir().join(name);
-    if std::env::var(BLESS_ENV).is_ok_and(|v| v == "1") {
-        std::fs::create_dir_all(golden_dir()).unwrap();
-        std::fs::write(&path, oracle_text).unwrap();
-    }
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (regenerate with {BLESS_ENV}=1 and review)",
-            path.display()
-        )
-    });
-    assert_eq!(
-        text,
-        oracle_text,
-        "the oracle no longer produces {} (generator or rules changed? re-bless with \
-         {BLESS_ENV}=1 and review the diff)",
-        path.display()
-    );
-    text
 }
 
 #[tokio::test(flavor = "multi_thread")]
