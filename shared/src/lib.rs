@@ -53,7 +53,7 @@
 //!   [`memory_store`] — an in-memory one with the same semantics, for unit tests.
 //! - [`fold`] — one key's records folded into its state (pure); [`commit`] — the batch
 //!   commit (grouping, reads, concurrent conditional writes, conflicts, throttles).
-//! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`deadletter`] — poison records.
+//! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`deadletter`] — poison records and timers.
 //! - [`window`] — event-time windows (tumbling, sliding, session), aggregates, allowed
 //!   lateness and the late side output; [`sketch`] — HyperLogLog and a deterministic
 //!   reservoir sample, usable as window aggregates.

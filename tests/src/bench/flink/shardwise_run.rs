@@ -224,8 +224,11 @@ pub async fn run_on_shards(
     loop {
         let report = dispatcher.poll_once().await?;
         timers_fired += report.fired;
-        if report.dropped > 0 {
-            bail!("{} timers dropped by poison errors", report.dropped);
+        if report.dead_lettered > 0 {
+            bail!(
+                "{} timers dead-lettered after poison errors",
+                report.dead_lettered
+            );
         }
         if report.fired == 0 && report.deferred == 0 && !report.backlog {
             break;
