@@ -15,6 +15,7 @@
 mod deployed;
 mod faults;
 mod fixture;
+mod grouping;
 mod kinesis_source;
 mod outputs;
 mod routing;
