@@ -4,7 +4,7 @@
 
 mod app_loadgen;
 mod demo;
-mod flink_r1;
+mod flink_rules;
 mod framework;
 mod lambda;
 mod timers;
