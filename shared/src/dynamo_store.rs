@@ -106,6 +106,7 @@ impl DynamoStateStore {
         let (table, what) = match out.table {
             OutputTable::Outputs => (&self.output_table, "outputs (OUTPUTS_TABLE)"),
             OutputTable::LateEvents => (&self.late_events_table, "late events (LATE_EVENTS_TABLE)"),
+            OutputTable::DeadLetters => return Ok(&self.dead_letter_table),
         };
         table.as_deref().ok_or_else(|| {
             Error::Config(format!(

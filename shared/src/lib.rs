@@ -53,7 +53,7 @@
 //!   [`memory_store`] — an in-memory one with the same semantics, for unit tests.
 //! - [`fold`] — one key's records folded into its state (pure); [`commit`] — the batch
 //!   commit (grouping, reads, concurrent conditional writes, conflicts, throttles).
-//! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`deadletter`] — poison records.
+//! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`deadletter`] — poison records and timers.
 //! - [`window`] — event-time windows (tumbling, sliding, session), aggregates, allowed
 //!   lateness and the late side output; [`sketch`] — HyperLogLog and a deterministic
 //!   reservoir sample, usable as window aggregates.
@@ -98,6 +98,7 @@ pub mod metrics;
 pub mod operator;
 pub mod retry;
 pub mod runtime;
+pub mod shards;
 pub mod sinks;
 pub mod sketch;
 pub mod state;
@@ -121,6 +122,7 @@ pub use operator::{
     Context, Effects, LateEvent, Operator, Placement, RecordMeta, TimeDomain, Timer, TimerChange,
 };
 pub use runtime::{run_kinesis, run_kinesis_with};
+pub use shards::{KinesisShardDirectory, ShardDirectory, StaticShards};
 pub use state::{KeyedState, Lifetime, ListState, MapState, ValueState};
 pub use store::{
     CommitResult, FailingRecord, KeyCommit, OutputItem, OutputTable, StateStore, StoredState,

@@ -140,6 +140,7 @@ async fn main() -> anyhow::Result<()> {
             &bin,
             args.dispatch_concurrency,
             args.batch_size,
+            None,
         )
         .await?;
         line(

@@ -91,13 +91,23 @@ pub struct Drained {
 }
 
 impl BenchStack {
-    /// Starts an emulator and brings `template` up with every function running `binary`.
-    pub async fn up(template: &Path, binary: &Path, batch_size: u32) -> anyhow::Result<Self> {
+    /// Starts an emulator and brings `template` up with every function running `binary`,
+    /// its `BatchSize` parameter set to `batch_size` and its `ShardCount` to `shards`
+    /// (the template's default when `None`).
+    pub async fn up(
+        template: &Path,
+        binary: &Path,
+        batch_size: u32,
+        shards: Option<u32>,
+    ) -> anyhow::Result<Self> {
         let started = Instant::now();
         let env = TestEnv::start_emulator(Config::default()).await;
         let emulator = env.emulator.clone().ok_or_else(|| anyhow!("no emulator"))?;
         emulator.lambda.set_endpoint(&env.endpoint);
-        let overrides = BTreeMap::from([("BatchSize".to_owned(), batch_size.to_string())]);
+        let mut overrides = BTreeMap::from([("BatchSize".to_owned(), batch_size.to_string())]);
+        if let Some(shards) = shards {
+            overrides.insert("ShardCount".to_owned(), shards.to_string());
+        }
         let template = Template::load(template, &overrides, &Deployment::default())?;
         let options = UpOptions {
             esm: EsmOptions::fast(),

@@ -108,15 +108,18 @@ fn r2_config() -> anyhow::Result<DailyTotalsConfig> {
 }
 
 /// Runs R2 on `input` (JSON Lines, arrival order) with the `daily-totals` binary;
-/// `batch_size` is the mapping's BatchSize.
+/// `batch_size` is the mapping's BatchSize, `shards` the stream's shard count (the
+/// template's 2 when `None`; one shard makes the late records deterministic, see the
+/// template's `ShardCount`).
 pub async fn run_r2(
     input: &Path,
     daily_totals_bin: &Path,
     dispatch_concurrency: usize,
     batch_size: u32,
+    shards: Option<u32>,
 ) -> anyhow::Result<R2Run> {
     let Input { events, records } = Input::read(input)?;
-    let bench = BenchStack::up(&template_path(), daily_totals_bin, batch_size).await?;
+    let bench = BenchStack::up(&template_path(), daily_totals_bin, batch_size, shards).await?;
     let (state, outputs, timers, late, dead) = (
         bench.table("StateTable")?,
         bench.table("OutputsTable")?,

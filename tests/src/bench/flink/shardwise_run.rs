@@ -108,8 +108,27 @@ pub async fn run(
     dispatch_concurrency: usize,
     batch_size: u32,
 ) -> anyhow::Result<ShardwiseRun> {
+    run_on_shards(
+        input,
+        fraud_detector_bin,
+        dispatch_concurrency,
+        batch_size,
+        None,
+    )
+    .await
+}
+
+/// [`run`] on a stream of `shards` shards (the template's default when `None`). One
+/// shard makes the late records deterministic (see the template's `ShardCount`).
+pub async fn run_on_shards(
+    input: &Path,
+    fraud_detector_bin: &Path,
+    dispatch_concurrency: usize,
+    batch_size: u32,
+    shards: Option<u32>,
+) -> anyhow::Result<ShardwiseRun> {
     let Input { events, records } = Input::read(input)?;
-    let bench = BenchStack::up(&template_path(), fraud_detector_bin, batch_size).await?;
+    let bench = BenchStack::up(&template_path(), fraud_detector_bin, batch_size, shards).await?;
     let (state, alerts, timers, late, dead) = (
         bench.table("StateTable")?,
         bench.table("AlertsTable")?,
@@ -190,8 +209,11 @@ pub async fn dispatch_all<S: StateStore>(dispatcher: &Dispatcher<S>) -> anyhow::
     loop {
         let report = dispatcher.poll_once().await?;
         timers_fired += report.fired;
-        if report.dropped > 0 {
-            bail!("{} timers dropped by poison errors", report.dropped);
+        if report.dead_lettered > 0 {
+            bail!(
+                "{} timers dead-lettered after poison errors",
+                report.dead_lettered
+            );
         }
         if report.fired == 0 && report.deferred == 0 && !report.backlog {
             return Ok(timers_fired);
