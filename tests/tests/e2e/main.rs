@@ -5,7 +5,7 @@
 mod app_loadgen;
 mod chaos;
 mod demo;
-mod flink_r1;
+mod flink_rules;
 mod framework;
 mod lambda;
 mod timers;
