@@ -15,9 +15,10 @@
 #    late) and prints the table. Everything lands in target/bench-flink/; the late records
 #    in flink-late/late-events.jsonl, for the Shardwise side's late output to match.
 # 5. Shardwise side (`flink-shardwise`): R1 through the real fraud-detector function
-#    (FRAUD_RULES=r1-hop) on an in-process emulator; must equal the reference (alerts, and
-#    late records = Flink's dropped ones); its metrics JSON fills the table's Shardwise row.
-#    R2 (daily-totals) is not wired yet. Debug builds of the functions (see the README).
+#    (FRAUD_RULES=r1-hop) and R2 through the real daily-totals function (merchant totals,
+#    no allowed lateness), each on its own in-process emulator, one after the other; each
+#    must equal the reference (rows, and late records = Flink's dropped ones); its metrics
+#    JSON fills the table's Shardwise row. Debug builds of the functions (see the README).
 # Not part of CI: the install is ~850 MB and a 2M-event run takes minutes.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -64,8 +65,9 @@ if [ "$FLINK" = 1 ]; then
   java -version 2>&1 | head -1 | grep -q '"17\.' || { echo "Flink $FLINK_VERSION here is run on Java 17; found: $(java -version 2>&1 | head -1)" >&2; exit 1; }
   ensure_flink
 fi
-log "building loadgen, flink-bench, flink-shardwise and fraud-detector"
-cargo build --workspace --bin loadgen --bin flink-bench --bin flink-shardwise --bin fraud-detector
+log "building loadgen, flink-bench, flink-shardwise, fraud-detector and daily-totals"
+cargo build --workspace --bin loadgen --bin flink-bench --bin flink-shardwise --bin fraud-detector \
+  --bin daily-totals
 BIN="$TARGET_DIR/debug"
 
 # run MODE RULES LOADGEN_FLAGS...: generate, run Flink, compare. The input is generated
@@ -80,9 +82,10 @@ run() {
   mkdir -p "$dir"
   local sw=()
   if [ "$SHARDWISE" = 1 ]; then
-    log "Shardwise: R1 through fraud-detector (r1-hop) on the emulator ($mode)"
+    log "Shardwise: R1 through fraud-detector (r1-hop), R2 through daily-totals, on the emulator ($mode)"
     "$BIN/flink-shardwise" --input "$input" --metrics-out "$dir/shardwise.json" \
-      --fraud-detector-bin "$BIN/fraud-detector" --batch-size "$SW_BATCH" | tee "$dir/shardwise.txt"
+      --fraud-detector-bin "$BIN/fraud-detector" --daily-totals-bin "$BIN/daily-totals" \
+      --batch-size "$SW_BATCH" | tee "$dir/shardwise.txt"
     sw=(--shardwise-metrics "$dir/shardwise.json")
   fi
   if [ "$FLINK" = 1 ]; then

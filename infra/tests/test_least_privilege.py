@@ -80,6 +80,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "${TimersTable.Arn}": {"dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"},
         "${StateTable.Arn}": STATE_RW,
         "${OutputsTable.Arn}": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        "${DeadLetterTable.Arn}": {"dynamodb:PutItem"},
     },
     "ReconcilerFunction": {
         "${ReconcilerLogGroup.Arn}": LOGS,

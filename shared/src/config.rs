@@ -22,6 +22,9 @@ pub const ENV_TIMERS_TABLE: &str = "TIMERS_TABLE";
 pub const ENV_LATE_EVENTS_TABLE: &str = "LATE_EVENTS_TABLE";
 /// Env var: how many key commits run concurrently.
 pub const ENV_COMMIT_CONCURRENCY: &str = "SHARDWISE_COMMIT_CONCURRENCY";
+/// Env var: actions per grouped TransactWriteItems (2–100; unset, 0 or 1: each key commits
+/// alone). See `dynamo_group`: fewer requests, twice the write units.
+pub const ENV_COMMIT_GROUP: &str = "SHARDWISE_COMMIT_GROUP";
 /// Env var: attempts per DynamoDB call on throttling before giving up on the key.
 pub const ENV_MAX_THROTTLE_RETRIES: &str = "SHARDWISE_MAX_THROTTLE_RETRIES";
 /// Env var: re-reads per key on version conflicts before giving up on the key.
@@ -92,6 +95,8 @@ pub struct ProcessingConfig {
     pub dead_letter_table: String,
     /// Key commits in flight at once.
     pub commit_concurrency: usize,
+    /// Actions per grouped transaction of several keys' commits (≤ 1: no grouping).
+    pub commit_group: usize,
     /// Retries of one DynamoDB call when throttled.
     pub max_throttle_retries: u32,
     /// Re-reads of one key after version conflicts.
@@ -120,6 +125,7 @@ impl ProcessingConfig {
             late_events_table: None,
             dead_letter_table: dead_letter_table.to_owned(),
             commit_concurrency: 32,
+            commit_group: 0,
             max_throttle_retries: 8,
             max_conflict_retries: 8,
             max_record_attempts: 3,
@@ -160,6 +166,15 @@ impl ProcessingConfig {
                 )));
             }
             config.commit_concurrency = n;
+        }
+        if let Some(n) = number::<usize>(&lookup, ENV_COMMIT_GROUP)? {
+            if n > crate::dynamo_group::MAX_ACTIONS {
+                return Err(Error::Config(format!(
+                    "{ENV_COMMIT_GROUP} must be at most {} (TransactWriteItems' limit)",
+                    crate::dynamo_group::MAX_ACTIONS
+                )));
+            }
+            config.commit_group = n;
         }
         if let Some(n) = number(&lookup, ENV_MAX_THROTTLE_RETRIES)? {
             config.max_throttle_retries = n;

@@ -4,9 +4,20 @@
 //!
 //! The id is deterministic (`operator#shard#sequence`), so a re-delivered poison record
 //! overwrites its own dead letter instead of adding a second one.
+//!
+//! A timer whose callback fails for good (a poison error from `on_timer`) is dead-lettered
+//! too, by [`timer_dead_letter`]: an item in the same table, id
+//! `operator#timer#<domain>#<time>#<key>`, with the key, the timer, the error and the
+//! key's state at the time (its "bytes"), committed in the same transaction that deletes
+//! the timer, so it is written exactly once and the key's other timers keep firing.
+
+use serde_json::json;
 
 use crate::error::Error;
 use crate::ids::{EventTime, SequenceNumber, ShardId};
+use crate::operator::{TimeDomain, Timer};
+use crate::store::{OutputItem, OutputTable};
+use crate::timer_callback::timer_origin;
 
 /// Dead-letter table attribute: the partition key.
 pub const ATTR_DL_PK: &str = "pk";
@@ -74,5 +85,36 @@ impl DeadLetter {
             self.shard,
             self.sequence.padded()
         )
+    }
+}
+
+/// The dead letter of `operator`'s timer on `key` whose callback failed with `error`;
+/// `state` is the key's stored state, kept unchanged.
+pub fn timer_dead_letter(
+    operator: &str,
+    key: &str,
+    timer: Timer,
+    error: &Error,
+    at: EventTime,
+    state: &str,
+) -> OutputItem {
+    let domain = match timer.domain {
+        TimeDomain::Processing => "processing",
+        TimeDomain::Event => "event",
+    };
+    OutputItem {
+        table: OutputTable::DeadLetters,
+        pk: format!("{operator}#{}", timer_origin(key, timer)),
+        sk: operator.to_owned(),
+        key: key.to_owned(),
+        body: json!({
+            ATTR_DL_OPERATOR: operator,
+            "timer_domain": domain,
+            "timer_time": timer.time.0,
+            ATTR_DL_ERROR: error.to_string(),
+            ATTR_DL_AT: at.0,
+            "state": state,
+        })
+        .to_string(),
     }
 }

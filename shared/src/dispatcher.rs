@@ -62,7 +62,7 @@ enum Outcome {
     Fired(i64),
     Skipped,
     Deferred,
-    Dropped,
+    DeadLettered,
 }
 
 /// Fires the due timers of its registered operators.
@@ -265,7 +265,7 @@ impl<S: StateStore> Dispatcher<S> {
                     }
                 }
                 Outcome::Skipped => report.skipped += 1,
-                Outcome::Dropped => report.dropped += 1,
+                Outcome::DeadLettered => report.dead_lettered += 1,
                 Outcome::Deferred => {
                     report.deferred += 1;
                     undrained.extend(bucket);
@@ -366,11 +366,18 @@ impl<S: StateStore> Dispatcher<S> {
                     RetryClass::Retryable => return Ok(Outcome::Deferred),
                     RetryClass::Fatal => return Err(e),
                     RetryClass::Poison => {
-                        tracing::warn!(operator = name, key = %item.key, error = %e, "timer callback failed; dropping the timer");
-                        let keep = stored.body.clone();
+                        tracing::warn!(operator = name, key = %item.key, error = %e, "timer callback failed; dead-lettering the timer");
+                        let letter = crate::deadletter::timer_dead_letter(
+                            name,
+                            &item.key,
+                            timer,
+                            &e,
+                            now,
+                            &stored.body,
+                        );
                         (
-                            keep,
-                            Vec::new(),
+                            stored.body.clone(),
+                            vec![letter],
                             base.clone(),
                             crate::state::Lifetime::Forever,
                             true,
@@ -408,7 +415,7 @@ impl<S: StateStore> Dispatcher<S> {
                 timers: writes,
             };
             match self.store.commit(&commit).await {
-                Ok(CommitResult::Committed) if dropped => return Ok(Outcome::Dropped),
+                Ok(CommitResult::Committed) if dropped => return Ok(Outcome::DeadLettered),
                 Ok(CommitResult::Committed) => {
                     return Ok(Outcome::Fired(self.clock.now().0 - timer.time.0));
                 }

@@ -72,8 +72,8 @@ pub struct DispatchReport {
     pub skipped: u64,
     /// Firings left for a later poll (throttled, conflicts, operator retry).
     pub deferred: u64,
-    /// Timers dropped because their callback failed with a poison error.
-    pub dropped: u64,
+    /// Timers whose callback failed with a poison error: dead-lettered with the key's state.
+    pub dead_lettered: u64,
     /// `Query` calls.
     pub queries: u64,
     /// Polls run.
@@ -89,7 +89,7 @@ impl DispatchReport {
         self.fired += other.fired;
         self.skipped += other.skipped;
         self.deferred += other.deferred;
-        self.dropped += other.dropped;
+        self.dead_lettered += other.dead_lettered;
         self.queries += other.queries;
         self.polls += other.polls;
         self.backlog |= other.backlog;

@@ -64,6 +64,9 @@ impl KeyedState for St {
     }
 }
 
+/// This key's timers at times that are not whole seconds fail with a poison error.
+pub(crate) const UNLUCKY_KEY: &str = "unlucky";
+
 /// Registers/deletes the timers its events ask for; a fired timer is counted in the
 /// state, emitted, and re-armed `heartbeat` ms later when the key has a heartbeat.
 #[derive(Debug)]
@@ -113,6 +116,12 @@ impl Operator for Ticker {
         timer: Timer,
         ctx: &mut Context<'_, St, String>,
     ) -> Result<(), Error> {
+        if key == UNLUCKY_KEY && timer.time.0 % 1_000 != 0 {
+            return Err(Error::InvalidRecord(format!(
+                "unlucky timer {}",
+                timer.time.0
+            )));
+        }
         let tag = match timer.domain {
             TimeDomain::Processing => format!("p:{}", timer.time.0),
             TimeDomain::Event => format!("e:{}", timer.time.0),
@@ -545,4 +554,48 @@ async fn run_until_polls_about_every_interval_until_the_deadline() {
     assert!(report.polls >= 5, "{} polls", report.polls);
     assert!(started.elapsed() < Duration::from_millis(700));
     let _ = rig.clock.now();
+}
+
+#[tokio::test]
+async fn a_timer_whose_callback_fails_for_good_is_dead_lettered_once_and_the_others_still_fire() {
+    let rig = memory_rig(4);
+    let (bad, good) = (T0 + 10_013, T0 + 20_000);
+    rig.send(
+        "shardId-0",
+        1,
+        &[Ev {
+            set: vec![bad, good],
+            ..ev(UNLUCKY_KEY)
+        }],
+    )
+    .await;
+    let d = rig.dispatcher();
+    rig.clock.advance(30_000);
+    let mut total = crate::dispatcher::DispatchReport::default();
+    for _ in 0..5 {
+        total.absorb(d.poll_once().await.unwrap());
+    }
+    assert_eq!((total.fired, total.dead_lettered), (1, 1));
+    assert_eq!(
+        fired(&rig.store, UNLUCKY_KEY),
+        vec![(format!("p:{good}"), 1)]
+    );
+    assert_eq!(timer_items(&rig.store), 0, "both timers are gone");
+    let snap = rig.store.snapshot();
+    assert_eq!(snap.timer_dead_letters.len(), 1);
+    let (pk, body) = snap.timer_dead_letters.iter().next().unwrap();
+    assert_eq!(pk, &format!("ticker#timer#processing#{bad}#{UNLUCKY_KEY}"));
+    let letter: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(letter["timer_time"], bad);
+    assert!(
+        letter["error"].as_str().unwrap().contains("unlucky timer"),
+        "{letter}"
+    );
+    let state: St = serde_json::from_str(letter["state"].as_str().unwrap()).unwrap();
+    assert!(
+        state
+            .fired
+            .iter()
+            .all(|(tag, _)| tag != &format!("p:{bad}"))
+    );
 }

@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWr
 use futures::{StreamExt, TryStreamExt};
 
 use crate::deadletter::{self, DeadLetter};
+use crate::dynamo_group::Grouper;
 use crate::dynamo_item::{
     ATTR_FAILING, ATTR_HWM, ATTR_OUT_BODY, ATTR_OUT_KEY, ATTR_OUT_OPERATOR, ATTR_PK, ATTR_SK,
     ATTR_STATE, ATTR_TIMERS, ATTR_TTL, ATTR_UPDATED_AT, ATTR_VERSION, attribute_values,
@@ -48,6 +49,8 @@ pub struct StoreStats {
     pub writes: AtomicU64,
     /// TransactWriteItems calls.
     pub transactions: AtomicU64,
+    /// TransactWriteItems calls carrying grouped commits (several keys each).
+    pub grouped_transactions: Arc<AtomicU64>,
 }
 
 /// The DynamoDB state store.
@@ -60,6 +63,7 @@ pub struct DynamoStateStore {
     dead_letter_table: String,
     stats: Arc<StoreStats>,
     timers_table: Option<String>,
+    grouper: Option<Arc<Grouper>>,
 }
 
 impl DynamoStateStore {
@@ -78,7 +82,68 @@ impl DynamoStateStore {
             dead_letter_table: dead_letter_table.to_owned(),
             stats: Arc::default(),
             timers_table: None,
+            grouper: None,
         }
+    }
+
+    /// Groups the commits a batch issues concurrently into transactions of up to
+    /// `max_actions` actions (see [`crate::dynamo_group`]); 0 or 1 commits each key alone.
+    #[must_use]
+    pub fn with_commit_grouping(mut self, max_actions: usize) -> Self {
+        self.grouper = (max_actions > 1).then(|| {
+            Arc::new(Grouper::new(
+                self.client.clone(),
+                max_actions,
+                Arc::clone(&self.stats.grouped_transactions),
+            ))
+        });
+        self
+    }
+
+    /// All of `commit`'s actions for one transaction, when they fit in `max_actions`.
+    fn inline_actions(
+        &self,
+        commit: &KeyCommit,
+        max_actions: usize,
+    ) -> Result<Option<Vec<TransactWriteItem>>, Error> {
+        let t = &commit.timers;
+        let count = 1
+            + usize::from(t.fired.is_some())
+            + t.puts.len()
+            + t.deletes.len()
+            + commit.outputs.len();
+        if count > max_actions {
+            return Ok(None);
+        }
+        let mut items = Vec::with_capacity(count);
+        items.push(
+            TransactWriteItem::builder()
+                .update(self.state_update(commit)?)
+                .build(),
+        );
+        if !t.is_empty() {
+            let timers = self.timers_table()?;
+            if let Some(fired) = &t.fired {
+                let delete = dynamo_timers::timer_delete(timers, fired, true)?;
+                items.push(TransactWriteItem::builder().delete(delete).build());
+            }
+            for entry in &t.puts {
+                let put = dynamo_timers::timer_put(timers, entry)?;
+                items.push(TransactWriteItem::builder().put(put).build());
+            }
+            for entry in &t.deletes {
+                let delete = dynamo_timers::timer_delete(timers, entry, false)?;
+                items.push(TransactWriteItem::builder().delete(delete).build());
+            }
+        }
+        for out in &commit.outputs {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.output_put(commit, out)?)
+                    .build(),
+            );
+        }
+        Ok(Some(items))
     }
 
     /// The same store with a timers table (operators that register timers need one).
@@ -106,6 +171,7 @@ impl DynamoStateStore {
         let (table, what) = match out.table {
             OutputTable::Outputs => (&self.output_table, "outputs (OUTPUTS_TABLE)"),
             OutputTable::LateEvents => (&self.late_events_table, "late events (LATE_EVENTS_TABLE)"),
+            OutputTable::DeadLetters => return Ok(&self.dead_letter_table),
         };
         table.as_deref().ok_or_else(|| {
             Error::Config(format!(
@@ -358,7 +424,7 @@ impl DynamoStateStore {
     }
 }
 
-fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+pub(crate) fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     err: SdkError<E, R>,
 ) -> Error {
     match &err {
@@ -370,7 +436,7 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     }
 }
 
-fn classify_code(code: Option<&str>, text: &str) -> Error {
+pub(crate) fn classify_code(code: Option<&str>, text: &str) -> Error {
     match code.unwrap_or_default() {
         "ProvisionedThroughputExceededException"
         | "ThrottlingException"
@@ -402,6 +468,15 @@ impl StateStore for DynamoStateStore {
     }
 
     async fn commit(&self, commit: &KeyCommit) -> Result<CommitResult, Error> {
+        if let Some(grouper) = &self.grouper
+            && let Some(actions) = self.inline_actions(commit, grouper.max_actions())?
+        {
+            // Bodies dominate; 200 bytes per action for names, keys and versions.
+            let bytes = commit.state.body.len()
+                + commit.outputs.iter().map(|o| o.body.len()).sum::<usize>()
+                + 200 * actions.len();
+            return grouper.commit(actions, bytes).await;
+        }
         if commit.outputs.is_empty() && commit.timers.is_empty() {
             self.single_update(commit).await
         } else {

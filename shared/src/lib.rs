@@ -49,11 +49,14 @@
 //!   `shared/TIMERS.md`.
 //! - [`state`] — state primitives with TTL; the 400 KB item limit policy.
 //! - [`store`] — the `StateStore` seam; [`dynamo_store`] — its DynamoDB implementation
-//!   ([`dynamo_item`]: the item layout);
+//!   ([`dynamo_item`]: the item layout; [`dynamo_group`]: several keys' commits in one
+//!   transaction, opt-in with `SHARDWISE_COMMIT_GROUP`);
 //!   [`memory_store`] — an in-memory one with the same semantics, for unit tests.
 //! - [`fold`] — one key's records folded into its state (pure); [`commit`] — the batch
 //!   commit (grouping, reads, concurrent conditional writes, conflicts, throttles).
-//! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`deadletter`] — poison records.
+//! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`deadletter`] — poison records and timers.
+//! - [`watermark`] — per-shard watermarks, idle advancement, forced floors; [`shards`] —
+//!   `ListShards` discovery, so shards that have not reported yet hold the watermark back.
 //! - [`window`] — event-time windows (tumbling, sliding, session), aggregates, allowed
 //!   lateness and the late side output; [`sketch`] — HyperLogLog and a deterministic
 //!   reservoir sample, usable as window aggregates.
@@ -86,6 +89,7 @@ pub mod dispatcher_config;
 mod dispatcher_fault_tests;
 #[cfg(test)]
 mod dispatcher_tests;
+pub mod dynamo_group;
 pub mod dynamo_item;
 pub mod dynamo_store;
 pub mod dynamo_timers;
@@ -98,6 +102,7 @@ pub mod metrics;
 pub mod operator;
 pub mod retry;
 pub mod runtime;
+pub mod shards;
 pub mod sinks;
 pub mod sketch;
 pub mod state;
@@ -121,6 +126,7 @@ pub use operator::{
     Context, Effects, LateEvent, Operator, Placement, RecordMeta, TimeDomain, Timer, TimerChange,
 };
 pub use runtime::{run_kinesis, run_kinesis_with};
+pub use shards::{KinesisShardDirectory, ShardDirectory, StaticShards};
 pub use state::{KeyedState, Lifetime, ListState, MapState, ValueState};
 pub use store::{
     CommitResult, FailingRecord, KeyCommit, OutputItem, OutputTable, StateStore, StoredState,

@@ -21,6 +21,8 @@ pub struct MemoryTables {
     pub late_events: BTreeMap<String, String>,
     /// Dead letters by id.
     pub dead_letters: BTreeMap<String, DeadLetter>,
+    /// Dead-lettered timers by pk (body, see [`crate::deadletter::timer_dead_letter`]).
+    pub timer_dead_letters: BTreeMap<String, String>,
     /// Commits applied (writes that reached the "table").
     pub commits: u64,
     /// Timer items by (pk, sk).
@@ -106,6 +108,9 @@ impl StateStore for MemoryStateStore {
                 OutputTable::LateEvents => tables
                     .late_events
                     .insert(format!("{}|{}", out.pk, out.sk), out.body.clone()),
+                OutputTable::DeadLetters => tables
+                    .timer_dead_letters
+                    .insert(out.pk.clone(), out.body.clone()),
             };
         }
         tables.commits += 1;

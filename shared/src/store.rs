@@ -51,6 +51,9 @@ pub enum OutputTable {
     Outputs,
     /// The late-events side output (`LATE_EVENTS_TABLE`).
     LateEvents,
+    /// The dead-letter table (`DEAD_LETTER_TABLE`): a timer whose callback fails for good
+    /// is dead-lettered in the same transaction that deletes it.
+    DeadLetters,
 }
 
 /// An output committed with a key's state change.

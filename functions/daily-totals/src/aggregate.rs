@@ -53,6 +53,48 @@ impl Dimension {
     }
 }
 
+/// Which dimensions a deployment computes (`DAILY_TOTALS_DIMENSIONS`); all by default.
+///
+/// The application needs all three; a deployment that only needs some of them (the Flink
+/// benchmark's R2 is the merchant totals alone) runs only those processors, so it neither
+/// writes nor pays for the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DimensionSet([bool; 3]);
+
+impl Default for DimensionSet {
+    fn default() -> Self {
+        Self([true; 3])
+    }
+}
+
+impl DimensionSet {
+    /// Parses a comma-separated list of dimension names (`merchant,product,day`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut set = [false; 3];
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let at = Dimension::ALL
+                .iter()
+                .position(|d| d.as_str() == name)
+                .ok_or_else(|| format!("unknown dimension {name:?} (merchant, product, day)"))?;
+            if let Some(slot) = set.get_mut(at) {
+                *slot = true;
+            }
+        }
+        if !set.contains(&true) {
+            return Err("at least one dimension is needed".to_owned());
+        }
+        Ok(Self(set))
+    }
+
+    /// The selected dimensions, in [`Dimension::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Dimension> {
+        Dimension::ALL
+            .into_iter()
+            .zip(self.0)
+            .filter_map(|(d, on)| on.then_some(d))
+    }
+}
+
 /// Revenue (minor units) and count in one currency.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Total {

@@ -1,10 +1,10 @@
 //! One Kinesis batch through the three daily-totals processors, and the Lambda wiring.
 //!
 //! Each transaction updates a merchant key, a product key and its day's sample key, so
-//! the handler runs one [`Processor`] per [`Dimension`] over the same batch, concurrently.
+//! the handler runs one [`Processor`] per [`Dimension`] over the same batch, concurrently
+//! (only the configured dimensions: `DAILY_TOTALS_DIMENSIONS`, all three by default).
 //! Each processor commits exactly once per key (its own high-water marks), so when one of
-//! them fails part of the batch, the response names the EARLIEST first-failure of the
-//! three: Lambda re-delivers from there, and the processors that had already committed
+//! them fails part of the batch, the response names the EARLIEST first-failure of them: Lambda re-delivers from there, and the processors that had already committed
 //! those records skip them by their high-water marks. Poison records are dead-lettered
 //! by each processor under the same deterministic id (`daily-totals#shard#sequence`), so
 //! each exists once.
@@ -16,26 +16,26 @@ use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::{LambdaEvent, service_fn};
 use shardwise::{BatchReport, Clock, Error, ProcessingConfig, Processor, StateStore};
 
-use crate::aggregate::Dimension;
 use crate::operator::{DailyTotals, DailyTotalsConfig};
 use crate::txn::TxnCodec;
 
-/// The three processors of daily-totals.
+/// The processors of daily-totals, one per configured dimension.
 #[derive(Debug)]
 pub struct DailyTotalsHandler<S> {
     processors: Vec<Processor<DailyTotals, S, TxnCodec>>,
 }
 
 impl<S: StateStore> DailyTotalsHandler<S> {
-    /// Processors over `store` for every dimension.
+    /// Processors over `store` for every dimension in `config.dimensions`.
     pub fn new(
         store: Arc<S>,
         processing: &ProcessingConfig,
         config: DailyTotalsConfig,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let processors = Dimension::ALL
-            .into_iter()
+        let processors = config
+            .dimensions
+            .iter()
             .map(|dimension| {
                 Processor::new(
                     Arc::new(DailyTotals::new(dimension, config)),
@@ -52,15 +52,13 @@ impl<S: StateStore> DailyTotalsHandler<S> {
     /// Processes one batch with every processor; the report's first failure is the
     /// earliest of theirs, its metrics their sum.
     pub async fn process(&self, event: &KinesisEvent) -> Result<BatchReport, Error> {
-        let [merchant, product, day] = self.processors.as_slice() else {
-            return Err(Error::Config("daily-totals needs three processors".into()));
-        };
-        let (m, p, d) = tokio::join!(
-            merchant.process(event),
-            product.process(event),
-            day.process(event)
-        );
-        let reports = [m?, p?, d?];
+        if self.processors.is_empty() {
+            return Err(Error::Config("daily-totals needs a dimension".into()));
+        }
+        let reports = futures::future::join_all(self.processors.iter().map(|p| p.process(event)))
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
         let first_failure = reports.iter().filter_map(|r| r.first_failure.clone()).min();
         let mut metrics = shardwise::metrics::BatchMetrics::default();
         reports.iter().for_each(|r| metrics.absorb(&r.metrics));

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use shardwise::window::{Added, Assigner, WindowResult, WindowState, Windows};
 use shardwise::{Context, Error, EventTime, KeyedState, Operator, RecordMeta, Timer};
 
-use crate::aggregate::{DayAcc, DayAggregate, Dimension};
+use crate::aggregate::{DayAcc, DayAggregate, Dimension, DimensionSet};
 use crate::dedupe::RecentIds;
 use crate::output::{
     DISTINCT_SK_PREFIX, DailyOutput, DaySample, DimensionTotal, DistinctAccounts, OPERATOR_NAME,
@@ -28,6 +28,9 @@ use crate::txn::{Txn, day_of};
 pub const ENV_ALLOWED_LATENESS_SECONDS: &str = "ALLOWED_LATENESS_SECONDS";
 /// Allowed lateness when the variable is unset (the template's default).
 pub const DEFAULT_ALLOWED_LATENESS_SECONDS: i64 = 300;
+/// Env var: the dimensions to compute, comma-separated (`merchant,product,day`, the
+/// default when unset or empty).
+pub const ENV_DIMENSIONS: &str = "DAILY_TOTALS_DIMENSIONS";
 
 /// Settings of the daily totals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +41,8 @@ pub struct DailyTotalsConfig {
     pub hll_precision: u8,
     /// Transactions sampled per day.
     pub sample_size: usize,
+    /// The dimensions computed (one processor each).
+    pub dimensions: DimensionSet,
 }
 
 impl Default for DailyTotalsConfig {
@@ -46,12 +51,13 @@ impl Default for DailyTotalsConfig {
             allowed_lateness_ms: DEFAULT_ALLOWED_LATENESS_SECONDS * 1000,
             hll_precision: shardwise::sketch::hll::DEFAULT_PRECISION,
             sample_size: shardwise::sketch::reservoir::DEFAULT_SAMPLE_SIZE,
+            dimensions: DimensionSet::default(),
         }
     }
 }
 
 impl DailyTotalsConfig {
-    /// Reads [`ENV_ALLOWED_LATENESS_SECONDS`] through `lookup` (defaults otherwise).
+    /// Reads [`ENV_ALLOWED_LATENESS_SECONDS`] and [`ENV_DIMENSIONS`] through `lookup` (defaults otherwise).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let mut config = Self::default();
         if let Some(text) = lookup(ENV_ALLOWED_LATENESS_SECONDS).filter(|t| !t.is_empty()) {
@@ -66,6 +72,10 @@ impl DailyTotalsConfig {
                 )));
             }
             config.allowed_lateness_ms = seconds.saturating_mul(1000);
+        }
+        if let Some(text) = lookup(ENV_DIMENSIONS).filter(|t| !t.trim().is_empty()) {
+            config.dimensions = DimensionSet::parse(&text)
+                .map_err(|why| Error::Config(format!("{ENV_DIMENSIONS}: {why}")))?;
         }
         Ok(config)
     }
@@ -256,6 +266,27 @@ mod tests {
         assert_eq!(default.allowed_lateness_ms, 300_000);
         assert!(DailyTotalsConfig::from_lookup(|_| Some("-1".into())).is_err());
         assert!(DailyTotalsConfig::from_lookup(|_| Some("soon".into())).is_err());
+    }
+
+    #[test]
+    fn dimensions_default_to_all_and_can_be_narrowed_by_name() {
+        let all: Vec<Dimension> = DailyTotalsConfig::default().dimensions.iter().collect();
+        assert_eq!(all, Dimension::ALL);
+        let lookup = |value: &'static str| {
+            move |name: &str| (name == ENV_DIMENSIONS).then(|| value.to_owned())
+        };
+        let merchant = DailyTotalsConfig::from_lookup(lookup(" merchant ")).unwrap();
+        assert_eq!(
+            merchant.dimensions.iter().collect::<Vec<_>>(),
+            [Dimension::Merchant]
+        );
+        let two = DailyTotalsConfig::from_lookup(lookup("day,merchant")).unwrap();
+        assert_eq!(
+            two.dimensions.iter().collect::<Vec<_>>(),
+            [Dimension::Merchant, Dimension::Day]
+        );
+        assert!(DailyTotalsConfig::from_lookup(lookup("merchant,shop")).is_err());
+        assert!(DailyTotalsConfig::from_lookup(lookup(",")).is_err());
     }
 
     #[test]

@@ -19,6 +19,10 @@
 //! - [`phases`] — after the drain: outputs settling, the nightly run's report.
 //! - [`results`] — reading alerts, totals, dead letters, sessions and reports.
 //! - [`summary`] — the [`Summary`], its pass/fail checks and its text.
+//! - [`chaos`] — optional fault injection ([`Faults`], off by default) and the emulator's
+//!   counters proving it happened.
+//! - [`details`] — the raw results behind the summary, for oracle tests
+//!   ([`run_detailed`]).
 //!
 //! ## Why these dependencies
 //! `shardwise-emulator` (in-process AWS), `monitoring` (generator, ground truth, scoring,
@@ -27,6 +31,8 @@
 //! `clap` for the CLI, `mimalloc` like the emulator's own binary.
 
 pub mod build;
+pub mod chaos;
+pub mod details;
 pub mod phases;
 pub mod results;
 pub mod stack;
@@ -43,6 +49,8 @@ use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 
 pub use build::Profile;
+pub use chaos::{FaultCounts, Faults};
+pub use details::Details;
 pub use summary::Summary;
 
 use stack::{ClockPlan, Running, StackOptions, binaries};
@@ -93,6 +101,20 @@ pub struct DemoOptions {
     /// Environment variables set on every function on top of the template's (e.g.
     /// `WATERMARK_IDLE_TIMEOUT_MS` for a tiny day whose windows should close quickly).
     pub function_env: BTreeMap<String, String>,
+    /// Faults the emulator injects while the demo runs (none by default).
+    pub faults: Faults,
+    /// The rest of the generator's configuration (rates of duplicates, late events and
+    /// malformed records, …); `seed`, `day` and `transactions` come from the fields
+    /// above. A test comparing with an oracle that ignores watermarks turns late events
+    /// off: whether one is dropped depends on how far the other shards had progressed.
+    pub generator: GeneratorConfig,
+    /// Close the day's windows by forcing the timer-driven operators' watermarks to the
+    /// end of time after the drain and invoking the dispatcher directly, instead of
+    /// waiting for idle advancement and the dispatcher's schedule (default false).
+    pub force_watermarks: bool,
+    /// Caps the template's Kinesis `BatchSize` (smaller batches: more invocations, so
+    /// more chances for injected faults to land); `None` keeps the template's.
+    pub max_batch_size: Option<u32>,
 }
 
 impl Default for DemoOptions {
@@ -109,6 +131,10 @@ impl Default for DemoOptions {
             settle_timeout: Duration::from_secs(180),
             reconcile_timeout: Duration::from_secs(300),
             function_env: BTreeMap::new(),
+            faults: Faults::default(),
+            generator: GeneratorConfig::default(),
+            force_watermarks: false,
+            max_batch_size: None,
         }
     }
 }
@@ -118,8 +144,34 @@ pub fn yesterday(now: OffsetDateTime) -> Date {
     now.date().previous_day().unwrap_or(now.date())
 }
 
+/// The generator configuration the demo streams for `day` (an oracle regenerates the
+/// same day with it).
+pub fn generator_config(options: &DemoOptions, day: &str) -> GeneratorConfig {
+    GeneratorConfig {
+        seed: options.seed,
+        day: day.to_owned(),
+        transactions: options.transactions,
+        ..options.generator.clone()
+    }
+}
+
 /// Runs the demo and returns its summary (also written to `<out_dir>/summary.json`).
 pub async fn run(options: &DemoOptions) -> Result<Summary, DemoError> {
+    run_inner(options, false).await.map(|(summary, _)| summary)
+}
+
+/// Runs the demo and also returns the raw results behind its summary (read before the
+/// stack stops), for tests that compare them with an oracle.
+pub async fn run_detailed(options: &DemoOptions) -> Result<(Summary, Details), DemoError> {
+    let (summary, details) = run_inner(options, true).await?;
+    let details = details.ok_or_else(|| DemoError::Read("no details were read".into()))?;
+    Ok((summary, details))
+}
+
+async fn run_inner(
+    options: &DemoOptions,
+    want_details: bool,
+) -> Result<(Summary, Option<Details>), DemoError> {
     let template = stack::load_template(&options.template)?;
     let now = OffsetDateTime::now_utc();
     let day = match &options.day {
@@ -128,12 +180,7 @@ pub async fn run(options: &DemoOptions) -> Result<Summary, DemoError> {
         None => yesterday(now),
     };
     let day_text = day.to_string();
-    let config = GeneratorConfig {
-        seed: options.seed,
-        day: day_text.clone(),
-        transactions: options.transactions,
-        ..GeneratorConfig::default()
-    };
+    let config = generator_config(options, &day_text);
     let generated = generate(&config).map_err(|e| DemoError::Generator(e.to_string()))?;
     let plan = stack::plan_clock(day, stack::reconcile_expression(&template).as_deref(), now)?;
     std::fs::create_dir_all(&options.out_dir)
@@ -145,6 +192,8 @@ pub async fn run(options: &DemoOptions) -> Result<Summary, DemoError> {
         fast_polling: options.fast_polling,
         logs_dir: options.out_dir.join("logs"),
         function_env: options.function_env.clone(),
+        faults: options.faults.clone(),
+        max_batch_size: options.max_batch_size,
     };
     let started = Instant::now();
     let running = stack::start(template, &stack_options, &plan).await?;
@@ -163,9 +212,17 @@ pub async fn run(options: &DemoOptions) -> Result<Summary, DemoError> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let result = drive(&running, &generated, &day_text, &plan, options).await;
+    let result = drive(
+        &running,
+        &generated,
+        &day_text,
+        &plan,
+        options,
+        want_details,
+    )
+    .await;
     running.stop().await;
-    let mut summary = result?;
+    let (mut summary, details) = result?;
     summary.timings.insert("build_and_up".into(), build_and_up);
     summary
         .timings
@@ -174,7 +231,7 @@ pub async fn run(options: &DemoOptions) -> Result<Summary, DemoError> {
     let json = serde_json::to_vec_pretty(&summary).unwrap_or_default();
     std::fs::write(options.out_dir.join("summary.json"), json)
         .map_err(|e| DemoError::Read(format!("writing summary.json: {e}")))?;
-    Ok(summary)
+    Ok((summary, details))
 }
 
 fn write_ground_truth(generated: &Generated, out: &std::path::Path) -> Result<(), DemoError> {
@@ -187,9 +244,12 @@ fn write_ground_truth(generated: &Generated, out: &std::path::Path) -> Result<()
         .map_err(|e| DemoError::Setup(format!("{}: {e}", path.display())))
 }
 
-async fn sdk_config(endpoint: &str) -> SdkConfig {
+async fn sdk_config(endpoint: &str, faults: &Faults) -> SdkConfig {
     let creds = aws_sdk_kinesis::config::Credentials::new("test", "test", None, None, "demo");
     aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(
+            aws_config::retry::RetryConfig::standard().with_max_attempts(faults.sdk_max_attempts()),
+        )
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(creds)
@@ -203,8 +263,9 @@ async fn drive(
     day: &str,
     plan: &ClockPlan,
     options: &DemoOptions,
-) -> Result<Summary, DemoError> {
-    let sdk = sdk_config(&running.endpoint).await;
+    want_details: bool,
+) -> Result<(Summary, Option<Details>), DemoError> {
+    let sdk = sdk_config(&running.endpoint, &options.faults).await;
     let kinesis = aws_sdk_kinesis::Client::new(&sdk);
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     let s3 = aws_sdk_s3::Client::from_conf(
@@ -227,6 +288,7 @@ async fn drive(
         &mut progress,
     )
     .await?;
+    let put = load.records;
     let behind = stream::wait_drained(
         running,
         &ddb,
@@ -240,22 +302,47 @@ async fn drive(
     let mut timings = BTreeMap::new();
     timings.insert("stream_and_drain".to_owned(), pipeline_seconds);
     let phase = Instant::now();
+    let mut settle_rule = phases::SettleRule::default();
+    let dispatching = if options.force_watermarks {
+        match phases::force_watermarks(running, &ddb, 10).await {
+            Ok(()) => {
+                // Every event-time timer is due now: settled means none is pending
+                // any more (and the counts have stopped moving).
+                settle_rule = phases::SettleRule {
+                    stable_polls: 3,
+                    until_event_timers_fired: true,
+                };
+                phases::keep_dispatching(running)
+            }
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        }
+    } else {
+        None
+    };
     phases::settle(
         running,
         &ddb,
         day,
         options.settle_timeout,
+        settle_rule,
         &mut notes,
         &mut progress,
     )
     .await;
+    if let Some(task) = dispatching {
+        task.abort();
+    }
 
     timings.insert("settle".to_owned(), phase.elapsed().as_secs_f64());
     let phase = Instant::now();
     let reconciliation = if let (true, Some(at)) =
         (running.runs(binaries::RECONCILER), plan.reconcile_at)
     {
-        if let Err(e) = phases::fire_reconcile(running, at, &mut progress).await {
+        let attempts = options.faults.invoke_attempts();
+        if let Err(e) = phases::fire_reconcile(running, at, attempts, &mut progress).await {
             errors.push(e);
         }
         match phases::wait_for_reports(running, &s3, day, options.reconcile_timeout, &mut progress)
@@ -329,11 +416,17 @@ async fn drive(
         reconciliation,
         dead_letters,
         sessions,
+        faults: (!options.faults.is_off()).then(|| FaultCounts::read(running)),
         out_dir: options.out_dir.clone(),
         notes,
         errors,
         failures: Vec::new(),
     };
     summary.check();
-    Ok(summary)
+    let details = if want_details {
+        Some(Details::read(running, &ddb, day, put).await?)
+    } else {
+        None
+    };
+    Ok((summary, details))
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use shardwise_demo::{DemoOptions, Profile, run};
+use shardwise_demo::{DemoOptions, Faults, Profile, run};
 
 /// mimalloc, as in the emulator's own binary: the emulator runs in this process.
 #[global_allocator]
@@ -48,6 +48,28 @@ struct Args {
     /// `WATERMARK_IDLE_TIMEOUT_MS=10000` to close a small day's windows sooner.
     #[arg(long = "function-env", value_parser = parse_env)]
     function_env: Vec<(String, String)>,
+    /// Chaos: probability that a function process is killed during an invocation.
+    #[arg(long, default_value_t = 0.0)]
+    fault_kill_probability: f64,
+    /// Chaos: probability that an event source mapping delivers a batch twice.
+    #[arg(long, default_value_t = 0.0)]
+    fault_duplicate_probability: f64,
+    /// Chaos: share of DynamoDB requests throttled (0.0 – 1.0).
+    #[arg(long, default_value_t = 0.0)]
+    ddb_throttle_rate: f64,
+    /// Chaos: milliseconds added to every DynamoDB request.
+    #[arg(long, default_value_t = 0)]
+    ddb_latency_ms: u64,
+    /// Seed of the emulator's fault decisions.
+    #[arg(long, default_value_t = 0)]
+    fault_seed: u64,
+    /// Cap on the template's Kinesis batch sizes (more, smaller invocations).
+    #[arg(long)]
+    max_batch_size: Option<u32>,
+    /// After the drain, force the day's windows and sessions closed (watermarks to the
+    /// end of time, dispatcher invoked directly) instead of waiting for idle advancement.
+    #[arg(long)]
+    force_watermarks: bool,
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -82,6 +104,16 @@ async fn main() -> std::process::ExitCode {
         settle_timeout: Duration::from_secs(args.settle_timeout),
         reconcile_timeout: Duration::from_secs(args.reconcile_timeout),
         function_env: args.function_env.into_iter().collect(),
+        faults: Faults {
+            kill_probability: args.fault_kill_probability,
+            duplicate_probability: args.fault_duplicate_probability,
+            ddb_throttle_rate: args.ddb_throttle_rate,
+            ddb_latency: Duration::from_millis(args.ddb_latency_ms),
+            seed: args.fault_seed,
+        },
+        max_batch_size: args.max_batch_size,
+        force_watermarks: args.force_watermarks,
+        ..DemoOptions::default()
     };
     match run(&options).await {
         Ok(summary) => {

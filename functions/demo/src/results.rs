@@ -55,7 +55,8 @@ pub fn item_json(item: &Item) -> Value {
     Value::Object(out)
 }
 
-async fn query_all(
+/// Every item of a query on `key_name = key_value` (of the table or of `index`).
+pub async fn query_all(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     index: Option<&str>,

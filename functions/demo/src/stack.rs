@@ -42,6 +42,7 @@ use time::{Date, OffsetDateTime, Time};
 
 use crate::DemoError;
 use crate::build::{Profile, build_functions};
+use crate::chaos::Faults;
 
 /// Binary names of the application's functions (the template's `BuildProperties.Binary`).
 pub mod binaries {
@@ -76,6 +77,12 @@ pub struct Names {
     pub dead_letter_table: String,
     /// Raw archive and reports.
     pub archive_bucket: String,
+    /// Keyed state and watermark documents.
+    pub state_table: String,
+    /// Persisted timers.
+    pub timers_table: String,
+    /// Late-events side output.
+    pub late_events_table: String,
 }
 
 impl Names {
@@ -96,6 +103,9 @@ impl Names {
             outputs_table: get("OUTPUTS_TABLE")?,
             dead_letter_table: get("DEAD_LETTER_TABLE")?,
             archive_bucket: get("ARCHIVE_BUCKET")?,
+            state_table: get("STATE_TABLE")?,
+            timers_table: get("TIMERS_TABLE")?,
+            late_events_table: get("LATE_EVENTS_TABLE")?,
         })
     }
 }
@@ -162,6 +172,10 @@ pub struct StackOptions {
     pub logs_dir: PathBuf,
     /// Extra environment for every function.
     pub function_env: BTreeMap<String, String>,
+    /// Faults the emulator injects (none by default).
+    pub faults: Faults,
+    /// Caps every Kinesis event's `BatchSize`.
+    pub max_batch_size: Option<u32>,
 }
 
 /// The emulator serving in this process, with the template up.
@@ -266,9 +280,14 @@ pub async fn start(
         .retain(|s| prebuilt.contains_key(&s.function));
     for f in &mut template.functions {
         f.environment.extend(options.function_env.clone());
+        if let Some(max) = options.max_batch_size {
+            for event in &mut f.kinesis {
+                event.batch_size = event.batch_size.min(max.max(1));
+            }
+        }
     }
 
-    let config = Config {
+    let mut config = Config {
         lambda: LambdaSettings {
             logs_dir: Some(options.logs_dir.clone()),
             echo_logs: false,
@@ -276,6 +295,7 @@ pub async fn start(
         },
         ..Config::default()
     };
+    options.faults.apply(&mut config);
     let start: SystemTime = plan.start.into();
     let emulator = Arc::new(Emulator::with_clock(config, Clock::starting_at(start)));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))

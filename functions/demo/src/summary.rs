@@ -9,6 +9,7 @@ use load_generator::LoadReport;
 use monitoring::generator::Score;
 use serde::Serialize;
 
+use crate::chaos::FaultCounts;
 use crate::results::{DeadLetterSummary, ReconciliationSummary, SessionsSummary, TotalsSummary};
 
 /// Precision and recall the demo requires (issue 7's targets).
@@ -54,6 +55,9 @@ pub struct Summary {
     pub dead_letters: DeadLetterSummary,
     /// Device sessions (session-tracker running).
     pub sessions: Option<SessionsSummary>,
+    /// Faults the emulator injected, when fault injection was on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faults: Option<FaultCounts>,
     /// Where the summary and reports were written.
     pub out_dir: PathBuf,
     /// Observations that are not failures.
@@ -251,6 +255,15 @@ impl Summary {
             None => {
                 let _ = writeln!(o, "sessions     (session-tracker not running)");
             }
+        }
+        if let Some(f) = &self.faults {
+            let _ = writeln!(
+                o,
+                "chaos        {} processes killed, {} batches delivered twice, {} DynamoDB requests throttled",
+                f.total_kills(),
+                f.total_duplicate_deliveries(),
+                f.ddb_throttles
+            );
         }
         for n in &self.notes {
             let _ = writeln!(o, "note         {n}");

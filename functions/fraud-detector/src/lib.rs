@@ -21,6 +21,8 @@
 //! - [`detector`] — the operator itself.
 //! - [`hop`] — the `FRAUD_RULES=r1-hop` mode: the Flink benchmark's rule R1 (HOP
 //!   windows per account and currency) on the framework's event-time windows.
+//! - [`oracle`] — [`oracle_alerts`]: the from-scratch alerts of a day, for end-to-end
+//!   tests.
 
 pub mod alert;
 pub mod config;
@@ -28,6 +30,7 @@ pub mod detector;
 pub mod hop;
 #[cfg(test)]
 mod hop_tests;
+pub mod oracle;
 pub mod rules;
 pub mod state;
 
@@ -35,5 +38,6 @@ pub use alert::{Alert, alert_id};
 pub use config::{FraudConfig, processing_config};
 pub use detector::{ALERT_SORT_KEY, FraudDetector, OPERATOR_NAME};
 pub use hop::{HopVelocity, R1_HOP_MODE, VelocityAlert, r1_hop_selected};
+pub use oracle::oracle_alerts;
 pub use rules::Rule;
 pub use state::AccountState;

@@ -86,6 +86,7 @@ export const STATEMENTS: Record<string, (s: Storage) => iam.PolicyStatement[]> =
       [s.timersTable.tableArn]),
     allow('ApplyTimerCallbacks', STATE_RW, [s.stateTable.tableArn]),
     allow('WriteTimerOutputs', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [s.outputsTable.tableArn]),
+    deadLetters(s),
   ],
   reconciler: (s) => [
     allow('ListArchiveDay', ['s3:ListBucket'], [s.archiveBucket.bucketArn],

@@ -17,14 +17,18 @@
 //! - `late` — the records Flink dropped as late (from a probe job) against the model.
 //! - `cost` — AWS list prices and the cost per million events of a Shardwise run.
 //! - `table` — the printed comparison table.
+//! - `emulator_stack` — phase 2's shared run: emulator, template up, put, drain, usage.
 //! - `shardwise_run` — phase 2: R1 through the real fraud-detector on the emulator.
+//! - `shardwise_r2` — phase 2: R2 through the real daily-totals on the emulator.
 
 pub mod compare;
 pub mod cost;
+pub mod emulator_stack;
 pub mod input;
 pub mod late;
 pub mod reference;
 pub mod results;
+pub mod shardwise_r2;
 pub mod shardwise_run;
 pub mod table;
 

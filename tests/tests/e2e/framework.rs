@@ -15,6 +15,7 @@
 mod deployed;
 mod faults;
 mod fixture;
+mod grouping;
 mod kinesis_source;
 mod outputs;
 mod routing;
@@ -243,6 +244,7 @@ async fn run_scenario(
     tables: &Tables,
     seed: u64,
     consistency: Consistency,
+    commit_group: usize,
 ) -> Verdict {
     let mut rng = SmallRng::seed_from_u64(seed);
     let accounts = 40;
@@ -254,12 +256,13 @@ async fn run_scenario(
         &tables.state,
         Some(&tables.output),
         &tables.dead_letter,
-    );
+    )
+    .with_commit_grouping(commit_group);
     let store = Arc::new(FaultyStore::new(inner.clone(), seed, 0.03, 0.02));
     let mut config = ProcessingConfig::new(&tables.state, &tables.dead_letter);
     config.output_table = Some(tables.output.clone());
     config.consistency = consistency;
-    config.commit_concurrency = 8;
+    config.commit_concurrency = if commit_group > 1 { 32 } else { 8 };
     let mut chaos = Chaos {
         max_batch: 40,
         crash_rate: 0.4,
@@ -358,6 +361,14 @@ async fn run_scenario(
             );
         }
     }
+    let grouped = inner
+        .stats()
+        .grouped_transactions
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if commit_group > 1 && !serial {
+        eprintln!("{grouped} grouped transactions");
+        assert!(grouped > 0, "no commit went through a grouped transaction");
+    }
     let alerts = scan_ids(env, &tables.output).await;
     let dead = scan_ids(env, &tables.dead_letter).await;
     Verdict {
@@ -381,7 +392,7 @@ async fn exactly_once_state_outputs_and_dead_letters_equal_a_from_scratch_fold_u
         let Some(tables) = create_tables(&env).await else {
             return;
         };
-        let verdict = run_scenario(&env, &tables, seed, Consistency::ExactlyOnce).await;
+        let verdict = run_scenario(&env, &tables, seed, Consistency::ExactlyOnce, 0).await;
         assert_eq!(verdict.wrong_keys, 0, "seed {seed}: {verdict:?}");
         assert!(
             !verdict.wrong_alerts,
@@ -395,13 +406,26 @@ async fn exactly_once_state_outputs_and_dead_letters_equal_a_from_scratch_fold_u
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_grouped_into_shared_transactions_stay_exactly_once_under_the_same_faults() {
+    let env = oracle_env().await;
+    let seed = seeds()[0];
+    let Some(tables) = create_tables(&env).await else {
+        return;
+    };
+    let verdict = run_scenario(&env, &tables, seed, Consistency::ExactlyOnce, 25).await;
+    assert_eq!(verdict.wrong_keys, 0, "seed {seed}: {verdict:?}");
+    assert!(!verdict.wrong_alerts, "seed {seed}: {verdict:?}");
+    assert!(!verdict.wrong_dead_letters, "seed {seed}: {verdict:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_least_once_double_counts_under_the_same_faults_and_the_oracle_detects_it() {
     let env = oracle_env().await;
     let seed = seeds()[0];
     let Some(tables) = create_tables(&env).await else {
         return;
     };
-    let verdict = run_scenario(&env, &tables, seed, Consistency::AtLeastOnce).await;
+    let verdict = run_scenario(&env, &tables, seed, Consistency::AtLeastOnce, 0).await;
     assert!(
         verdict.wrong_keys > 0,
         "at_least_once under re-deliveries must double count: {verdict:?}"

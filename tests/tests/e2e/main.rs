@@ -3,8 +3,9 @@
 //! One binary, so the workspace links the SDKs into as few test executables as possible.
 
 mod app_loadgen;
+mod chaos;
 mod demo;
-mod flink_r1;
+mod flink_rules;
 mod framework;
 mod lambda;
 mod timers;

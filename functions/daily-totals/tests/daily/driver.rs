@@ -65,6 +65,7 @@ where
                     *self.written.writes.entry(at.clone()).or_default() += 1;
                     self.written.outputs.insert(at, item.body);
                 }
+                OutputTable::DeadLetters => {}
                 OutputTable::LateEvents => {
                     self.written.late.insert(at, item.body);
                 }

@@ -1,0 +1,142 @@
+//! The Flink benchmark's Shardwise side on a tiny input (issue 9): the 2,000-event smoke
+//! day with late events on, put through the real functions on an in-process emulator by
+//! the benchmark's own runners — R1 through `fraud-detector` (`FRAUD_RULES=r1-hop`), R2
+//! through `daily-totals` (merchant totals, no allowed lateness) — must give exactly the
+//! reference's R1 alert rows and R2 daily totals, and route exactly the records Flink
+//! drops to each function's late-events table. Batch size 10: a batch is judged against
+//! the watermark read at its start, and a 2,000-event day would otherwise put hours of
+//! event time in one batch. One shard where records are late: the reference has one
+//! watermark in file order, while over two shards the operator watermark is the minimum
+//! of two that advance at the invocations' pace, so which records are late would depend
+//! on scheduling (CI saw both more and fewer).
+//!
+//! The generator makes one day, whose hours-late records still belong to the open day:
+//! R2 never drops them. So R2's late routing is also checked on two days — the day before
+//! the smoke day, then the smoke day — with the first day's late records put in the middle of the second day,
+//! after the watermark closed their day: Flink drops them from R2, and daily-totals must
+//! route exactly those to its late-events table.
+
+use std::path::{Path, PathBuf};
+
+use monitoring::generator::{GeneratorConfig, RecordKind, generate};
+use shardwise_tests::bench::flink::shardwise_r2::run_r2;
+use shardwise_tests::bench::flink::shardwise_run::run_on_shards;
+
+/// The smoke day's generator settings (seed 7, 2,000 transactions, 1 % late).
+fn smoke_config() -> GeneratorConfig {
+    GeneratorConfig {
+        seed: 7,
+        transactions: 2_000,
+        duplicate_rate: 0.0,
+        malformed_rate: 0.0,
+        late_events: true,
+        late_rate: 0.01,
+        ..GeneratorConfig::default()
+    }
+}
+
+/// The smoke day as JSON Lines in a fresh directory; returns the directory and the file.
+fn smoke_input(name: &str) -> (PathBuf, PathBuf) {
+    let mut jsonl = Vec::new();
+    generate(&smoke_config())
+        .unwrap()
+        .write_records_jsonl(&mut jsonl)
+        .unwrap();
+    write_input(name, &jsonl)
+}
+
+/// The day before the smoke day without its late records, then the smoke day (no late
+/// records of its own) with the first day's late records put after its first half. Both
+/// days are in the past: the validator dead-letters event times ahead of the clock.
+fn two_day_input(name: &str) -> (PathBuf, PathBuf) {
+    let first = generate(&GeneratorConfig {
+        day: "2026-11-20".to_owned(),
+        ..smoke_config()
+    })
+    .unwrap();
+    let second = generate(&GeneratorConfig {
+        late_events: false,
+        ..smoke_config()
+    })
+    .unwrap();
+    let (late, on_time): (Vec<_>, Vec<_>) =
+        first.records().partition(|r| r.kind == RecordKind::Late);
+    let next: Vec<_> = second.records().collect();
+    let (early, rest) = next.split_at(next.len() / 2);
+    let mut jsonl = Vec::new();
+    for r in on_time.iter().chain(early).chain(&late).chain(rest) {
+        jsonl.extend_from_slice(&r.data);
+        jsonl.push(b'\n');
+    }
+    write_input(name, &jsonl)
+}
+
+fn write_input(name: &str, jsonl: &[u8]) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!(
+        "shardwise-flink-{name}-{}",
+        shardwise_tests::unique_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("tx.jsonl");
+    std::fs::write(&input, jsonl).unwrap();
+    (dir, input)
+}
+
+async fn binary(name: &'static str) -> PathBuf {
+    tokio::task::spawn_blocking(move || shardwise_tests::workspace_binary(name))
+        .await
+        .unwrap()
+}
+
+fn cleanup(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn r1_through_the_deployed_fraud_detector_equals_the_flink_reference() {
+    let (dir, input) = smoke_input("r1");
+    let bin = binary("fraud-detector").await;
+
+    let r = run_on_shards(&input, &bin, 4, 10, Some(1)).await.unwrap();
+
+    assert!(r.r1_rows > 0, "the smoke day has alerts");
+    assert!(r.r1.is_empty(), "{:?}", r.r1);
+    assert!(
+        !r.late_expected.is_empty(),
+        "the smoke day has late records"
+    );
+    assert_eq!(r.late_actual, r.late_expected);
+    assert!(r.timers_fired > 0);
+    cleanup(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn r2_through_the_deployed_daily_totals_equals_the_flink_reference() {
+    let (dir, input) = smoke_input("r2");
+    let bin = binary("daily-totals").await;
+
+    // Two shards, as the benchmark: on one day no record can be late for R2.
+    let r = run_r2(&input, &bin, 4, 10, None).await.unwrap();
+
+    assert!(r.r2_rows > 0, "the smoke day has merchant totals");
+    assert!(r.r2.is_empty(), "{:?}", r.r2);
+    assert_eq!(r.late_actual, r.late_expected);
+    assert!(r.timers_fired > 0, "the days fire on timers");
+    cleanup(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn r2_routes_exactly_the_records_flink_drops_after_their_day_closed() {
+    let (dir, input) = two_day_input("r2-two-days");
+    let bin = binary("daily-totals").await;
+
+    let r = run_r2(&input, &bin, 4, 10, Some(1)).await.unwrap();
+
+    assert!(r.r2.is_empty(), "{:?}", r.r2);
+    assert!(
+        !r.late_expected.is_empty(),
+        "the first day's late records arrive after it closed"
+    );
+    assert_eq!(r.late_actual, r.late_expected);
+    cleanup(&dir);
+}
