@@ -139,6 +139,10 @@ fn print_latency(runs: &[LatencyRun], options: &LatencyOptions) {
     }
     for r in runs {
         println!(
+            "  [{}] machine load average (1/5/15 min) {} at start, {} at end",
+            r.mode, r.load.0, r.load.1
+        );
+        println!(
             "  [{}] failed put entries {}, alerts read before their put returned {}, repeated alerts {}",
             r.mode, r.failed_entries, r.report.early, r.report.duplicate_alerts
         );
@@ -203,6 +207,10 @@ fn print_throughput(run: &ThroughputRun, options: &ThroughputOptions) {
         "  CPU: {:.1} s (emulator + putter + functions) = {:.0} CPU-s per million records",
         run.cpu_seconds,
         run.cpu_seconds / events * 1e6
+    );
+    println!(
+        "  machine load average (1/5/15 min) {} at first put, {} at drain",
+        run.load.0, run.load.1
     );
     for m in &run.mappings {
         println!("  {m}");

@@ -24,6 +24,16 @@ pub fn cpu_seconds() -> f64 {
     ticks as f64 / CLOCK_TICKS_PER_S
 }
 
+/// `/proc/loadavg`'s 1-, 5- and 15-minute load averages, e.g. `6.78 9.03 6.63`: the
+/// figures are wall-clock times on a machine shared with other work, so every run
+/// prints the load it ran under.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 /// The fields of a `/proc/<pid>/stat` after the command name (index 0 = state).
 fn stat_fields(path: &str) -> Option<Vec<String>> {
     let text = std::fs::read_to_string(path).ok()?;

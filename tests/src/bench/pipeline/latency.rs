@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 
 use super::alerts::AlertReader;
 use super::book::{LatencyBook, LatencyReport};
+use super::cpu::load_average;
 use super::traffic::{Entry, Traffic};
 use super::{StackSpec, mapping_lines, sdk_config};
 
@@ -55,6 +56,8 @@ pub struct LatencyRun {
     pub report: LatencyReport,
     /// Mapping configuration of the transactions and alerts path.
     pub mappings: Vec<String>,
+    /// Load averages at the start and the end of the measured part.
+    pub load: (String, String),
 }
 
 /// Brings the stack up in `fast` or AWS-faithful polling mode and measures.
@@ -117,6 +120,7 @@ async fn measure(
         "[{mode}] measuring: {:.0} s at {} tx/s",
         options.seconds, options.rate
     );
+    let load_before = load_average();
     let started = Instant::now();
     let (transactions, failed_entries) = put_steady(
         &kinesis,
@@ -129,6 +133,7 @@ async fn measure(
     .await?;
     let achieved_rate = transactions as f64 / started.elapsed().as_secs_f64().max(1e-3);
     wait_alerts(&book, options.alert_timeout).await;
+    let load = (load_before, load_average());
     reader.stop().await?;
     let report = lock(&book).report();
 
@@ -146,6 +151,7 @@ async fn measure(
         failed_entries,
         report,
         mappings,
+        load,
     })
 }
 

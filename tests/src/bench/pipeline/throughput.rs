@@ -17,7 +17,7 @@ use shardwise_demo::stack::Running;
 use shardwise_demo::stream::consumption;
 use time::OffsetDateTime;
 
-use super::cpu::cpu_seconds;
+use super::cpu::{cpu_seconds, load_average};
 use super::{StackSpec, mapping_lines, sdk_config};
 
 /// What a throughput run does.
@@ -69,6 +69,8 @@ pub struct ThroughputRun {
     pub cpu_seconds: f64,
     /// Mapping configuration.
     pub mappings: Vec<String>,
+    /// Load averages at the first put and at the drain.
+    pub load: (String, String),
 }
 
 impl ThroughputRun {
@@ -110,6 +112,7 @@ async fn measure(
         generated.len()
     );
     running.emulator.metrics.reset();
+    let load_before = load_average();
     let cpu_before = cpu_seconds();
     let started = Instant::now();
     let report = send_records(
@@ -164,6 +167,7 @@ async fn measure(
     };
     let pipeline_seconds = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;
+    let load = (load_before, load_average());
     let functions = consumption(running, &stream)
         .into_iter()
         .map(|c| FunctionRate {
@@ -195,6 +199,7 @@ async fn measure(
         dynamodb_ops: by_op("dynamodb"),
         kinesis_ops: by_op("kinesis"),
         cpu_seconds: cpu,
+        load,
         mappings: mapping_lines(
             running,
             &stream,
