@@ -146,6 +146,12 @@ fn print_latency(runs: &[LatencyRun], options: &LatencyOptions) {
             "  [{}] failed put entries {}, alerts read before their put returned {}, repeated alerts {}",
             r.mode, r.failed_entries, r.report.early, r.report.duplicate_alerts
         );
+        let worst: Vec<String> = r
+            .worst
+            .iter()
+            .map(|(at, latency)| format!("{} ms at +{:.1} s", ms(*latency), at.as_secs_f64()))
+            .collect();
+        println!("  [{}] largest: {}", r.mode, worst.join(", "));
         for m in &r.mappings {
             println!("  [{}] {m}", r.mode);
         }

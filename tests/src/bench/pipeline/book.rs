@@ -55,6 +55,25 @@ impl LatencyBook {
         self.puts.len()
     }
 
+    /// The `n` largest latencies as (put time − `origin`, latency), largest first: shows
+    /// whether a tail is one stall (clustered put times) or spread over the run.
+    pub fn worst(&self, n: usize, origin: Instant) -> Vec<(Duration, Duration)> {
+        let mut all: Vec<(Duration, Duration)> = self
+            .puts
+            .iter()
+            .filter_map(|(id, put)| {
+                let seen = self.alerts.get(id)?;
+                Some((
+                    put.saturating_duration_since(origin),
+                    seen.saturating_duration_since(*put),
+                ))
+            })
+            .collect();
+        all.sort_unstable_by_key(|w| std::cmp::Reverse(w.1));
+        all.truncate(n);
+        all
+    }
+
     /// Matches puts with alerts.
     pub fn report(&self) -> LatencyReport {
         let mut latencies = Vec::with_capacity(self.puts.len());
@@ -201,6 +220,32 @@ mod tests {
         assert_eq!(p.count, 2);
         assert_eq!(p.p50, Duration::from_millis(50));
         assert_eq!(p.max, Duration::from_millis(100));
+    }
+
+    #[test]
+    fn the_worst_latencies_come_largest_first_with_their_put_offsets() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut book = LatencyBook::default();
+        for (id, put, seen) in [
+            ("a", 0, 10),
+            ("b", 100, 400),
+            ("c", 200, 250),
+            ("d", 300, 0),
+        ] {
+            book.put_returned(id, at(put));
+            if seen > 0 {
+                book.alert_seen(id, at(seen));
+            }
+        }
+        let worst = book.worst(2, t0);
+        assert_eq!(
+            worst,
+            vec![
+                (Duration::from_millis(100), Duration::from_millis(300)),
+                (Duration::from_millis(200), Duration::from_millis(50)),
+            ]
+        );
     }
 
     #[test]

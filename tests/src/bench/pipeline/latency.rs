@@ -56,6 +56,8 @@ pub struct LatencyRun {
     pub report: LatencyReport,
     /// Mapping configuration of the transactions and alerts path.
     pub mappings: Vec<String>,
+    /// The five largest latencies: (put time since the measurement started, latency).
+    pub worst: Vec<(Duration, Duration)>,
     /// Load averages at the start and the end of the measured part.
     pub load: (String, String),
 }
@@ -136,6 +138,7 @@ async fn measure(
     let load = (load_before, load_average());
     reader.stop().await?;
     let report = lock(&book).report();
+    let worst = lock(&book).worst(5, started);
 
     let idle_poll = if fast {
         EsmOptions::fast().idle_poll
@@ -151,6 +154,7 @@ async fn measure(
         failed_entries,
         report,
         mappings,
+        worst,
         load,
     })
 }
