@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+use fraud_detector::config::ENV_ALERTS_STREAM;
 use shardwise_demo::stack::{Running, binaries};
 use shardwise_emulator::esm::EsmOptions;
 use time::OffsetDateTime;
@@ -92,8 +93,8 @@ async fn measure(
         .template
         .functions
         .iter()
-        .find_map(|f| f.environment.get("ALERTS_STREAM").cloned())
-        .ok_or_else(|| anyhow::anyhow!("the template sets no ALERTS_STREAM"))?;
+        .find_map(|f| f.environment.get(ENV_ALERTS_STREAM).cloned())
+        .ok_or_else(|| anyhow::anyhow!("the template sets no {ENV_ALERTS_STREAM}"))?;
     let book = Arc::new(Mutex::new(LatencyBook::default()));
     let reader = AlertReader::start(&kinesis, &alerts_stream, Arc::clone(&book)).await?;
     let mut traffic = Traffic::new(&format!("bench-{mode}"));
