@@ -48,6 +48,7 @@ use crate::ids::{EventTime, SequenceNumber};
 use crate::metrics::BatchMetrics;
 use crate::operator::Operator;
 use crate::retry::backoff;
+use crate::shards::ShardDirectory;
 use crate::sinks::{KinesisSink, SinkRecord};
 use crate::store::{CommitResult, FailingRecord, KeyCommit, OutputTable, StateStore, StoredState};
 use crate::timer_store::{apply_changes, plan_writes};
@@ -78,6 +79,7 @@ pub struct Processor<O, S, C> {
     config: ProcessingConfig,
     clock: Arc<dyn Clock>,
     publisher: Option<KinesisSink>,
+    shards: Option<Arc<dyn ShardDirectory>>,
 }
 
 /// One key's share of a batch.
@@ -116,6 +118,7 @@ where
             config,
             clock,
             publisher: None,
+            shards: None,
         }
     }
 
@@ -128,6 +131,40 @@ where
     pub fn with_publisher(mut self, sink: KinesisSink) -> Self {
         self.publisher = Some(sink);
         self
+    }
+
+    /// Discovers the source stream's open shards after each batch that moves the
+    /// watermark, and registers the ones that have not reported yet so they hold the
+    /// operator watermark back (see [`crate::shards`]). Without it, shards count from
+    /// their first committed batch on.
+    #[must_use]
+    pub fn with_shard_directory(mut self, shards: Arc<dyn ShardDirectory>) -> Self {
+        self.shards = Some(shards);
+        self
+    }
+
+    /// Open shards of the batch's stream that the watermark document does not know yet.
+    async fn undiscovered_shards(&self, event: &KinesisEvent, known: &Watermarks) -> Vec<String> {
+        let (Some(directory), Some(arn)) = (
+            &self.shards,
+            event
+                .records
+                .iter()
+                .find_map(|r| r.event_source_arn.as_deref()),
+        ) else {
+            return Vec::new();
+        };
+        match directory.open_shards(arn).await {
+            Ok(open) => open
+                .into_iter()
+                .filter(|s| !known.shards.contains_key(s))
+                .collect(),
+            Err(e) => {
+                // Not fatal: the shards still count from their first batch on.
+                tracing::warn!(error = %e, "shard discovery failed");
+                Vec::new()
+            }
+        }
     }
 
     async fn publish(&self, commit: &KeyCommit) -> Result<(), Error> {
@@ -260,35 +297,45 @@ where
             failures.extend(outcome.failed_at);
         }
 
-        // 4. Advance the shards' watermarks once everything committed (see `watermark`).
-        if failures.is_empty() {
-            let mut read = Some(watermark_item);
-            for (shard, max) in &max_event {
-                let candidate = EventTime(
-                    max.0
-                        .saturating_sub(self.config.watermark.out_of_orderness_ms),
-                );
-                let moves = watermarks.shards.get(shard).is_none_or(|s| {
-                    candidate.0 > s.watermark
-                        || now.0.saturating_sub(s.advanced_at)
-                            >= self.config.watermark.idle_timeout_ms / 2
-                });
-                if !moves {
-                    continue;
-                }
-                let result = watermark::advance(
+        // 4. Advance the shards' watermarks once everything committed (see `watermark`),
+        //    registering discovered shards that have not reported yet (see `shards`).
+        if failures.is_empty() && !max_event.is_empty() {
+            let policy = &self.config.watermark;
+            let candidates: Vec<(String, EventTime)> = max_event
+                .iter()
+                .map(|(shard, max)| {
+                    (
+                        shard.clone(),
+                        EventTime(max.0.saturating_sub(policy.out_of_orderness_ms)),
+                    )
+                })
+                .filter(|(shard, candidate)| {
+                    watermarks.shards.get(shard).is_none_or(|s| {
+                        candidate.0 > s.watermark
+                            || now.0.saturating_sub(s.advanced_at) >= policy.idle_timeout_ms / 2
+                    })
+                })
+                .collect();
+            let discovered: Vec<String> = self
+                .undiscovered_shards(event, &watermarks)
+                .await
+                .into_iter()
+                .filter(|s| !max_event.contains_key(s))
+                .collect();
+            if !candidates.is_empty() || !discovered.is_empty() {
+                let result = watermark::advance_and_register(
                     &*self.store,
                     self.operator.name(),
-                    shard,
-                    candidate,
+                    &candidates,
+                    &discovered,
                     now,
-                    &self.config.watermark,
-                    read.take(),
+                    policy,
+                    Some(watermark_item),
                 )
                 .await;
                 if let Err(e) = result {
                     // Not fatal for the batch: the next batch of the shard advances it.
-                    tracing::warn!(shard = %shard, error = %e, "watermark not advanced");
+                    tracing::warn!(error = %e, "watermark not advanced");
                 }
             }
         }

@@ -320,3 +320,71 @@ async fn a_record_the_operator_keeps_refusing_is_dead_lettered_after_max_attempt
     assert_eq!(snap.states["sum#a"].failing, None);
     assert_eq!(sum(&store, "a"), Some(3));
 }
+
+/// [`Summer`] whose events happen at `n` seconds, so batches move the watermark.
+#[derive(Debug, Default)]
+struct TimedSummer(Summer);
+
+impl Operator for TimedSummer {
+    type Event = Ev;
+    type State = St;
+    type Output = i64;
+
+    fn name(&self) -> &str {
+        "sum"
+    }
+
+    fn key(&self, event: &Ev, meta: &RecordMeta) -> Result<String, Error> {
+        self.0.key(event, meta)
+    }
+
+    fn event_time(&self, event: &Ev) -> Option<EventTime> {
+        Some(EventTime(event.n * 1_000))
+    }
+
+    fn on_event(&self, key: &str, ev: Ev, ctx: &mut Context<'_, St, i64>) -> Result<(), Error> {
+        self.0.on_event(key, ev, ctx)
+    }
+}
+
+async fn watermark_after_one_batch(
+    directory: Option<crate::shards::StaticShards>,
+) -> crate::watermark::Watermarks {
+    let store = Arc::new(MemoryStateStore::default());
+    let mut p = Processor::new(
+        Arc::new(TimedSummer::default()),
+        Arc::clone(&store),
+        JsonCodec::<Ev>::default(),
+        ProcessingConfig::new("state", "dlq"),
+        Arc::new(ManualClock::new(EventTime(0))),
+    );
+    if let Some(d) = directory {
+        p = p.with_shard_directory(Arc::new(d));
+    }
+    p.process(&event("shardId-0", &[(10, r#"{"k":"a","n":600}"#)]))
+        .await
+        .unwrap();
+    crate::watermark::read(&*store, "sum").await.unwrap()
+}
+
+#[tokio::test]
+async fn shards_that_have_not_reported_yet_hold_the_operator_watermark_back() {
+    let policy = crate::watermark::WatermarkPolicy::default();
+    let alone = watermark_after_one_batch(None).await;
+    assert_eq!(
+        alone.operator_watermark(EventTime(0), &policy),
+        EventTime(600_000 - policy.out_of_orderness_ms),
+        "without discovery the first shard sets the watermark alone"
+    );
+    let discovered = watermark_after_one_batch(Some(crate::shards::StaticShards(vec![
+        "shardId-0".into(),
+        "shardId-1".into(),
+    ])))
+    .await;
+    assert_eq!(discovered.shards["shardId-1"].watermark, i64::MIN);
+    assert_eq!(
+        discovered.operator_watermark(EventTime(0), &policy),
+        EventTime::MIN,
+        "shardId-1's first records are not judged against shardId-0's watermark"
+    );
+}

@@ -98,6 +98,7 @@ pub mod metrics;
 pub mod operator;
 pub mod retry;
 pub mod runtime;
+pub mod shards;
 pub mod sinks;
 pub mod sketch;
 pub mod state;
@@ -121,6 +122,7 @@ pub use operator::{
     Context, Effects, LateEvent, Operator, Placement, RecordMeta, TimeDomain, Timer, TimerChange,
 };
 pub use runtime::{run_kinesis, run_kinesis_with};
+pub use shards::{KinesisShardDirectory, ShardDirectory, StaticShards};
 pub use state::{KeyedState, Lifetime, ListState, MapState, ValueState};
 pub use store::{
     CommitResult, FailingRecord, KeyCommit, OutputItem, OutputTable, StateStore, StoredState,

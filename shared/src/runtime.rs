@@ -14,6 +14,7 @@ use crate::config::ProcessingConfig;
 use crate::dynamo_store::DynamoStateStore;
 use crate::error::Error;
 use crate::operator::Operator;
+use crate::shards::KinesisShardDirectory;
 use crate::sinks::KinesisSink;
 
 /// Initializes JSON tracing logs (level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`).
@@ -60,17 +61,19 @@ pub async fn run_kinesis_with<O: Operator, C: Codec<O::Event>>(
     .with_late_events_table(config.late_events_table.as_deref())
     .with_timers_table(config.timers_table.as_deref());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let kinesis = aws_sdk_kinesis::Client::new(&sdk);
     let publisher = config
         .output_stream
         .as_deref()
-        .map(|stream| KinesisSink::new(aws_sdk_kinesis::Client::new(&sdk), stream));
+        .map(|stream| KinesisSink::new(kinesis.clone(), stream));
     let mut processor = Processor::new(
         Arc::new(operator),
         Arc::new(store),
         codec,
         config,
         Arc::clone(&clock),
-    );
+    )
+    .with_shard_directory(Arc::new(KinesisShardDirectory::new(kinesis)));
     if let Some(sink) = publisher {
         processor = processor.with_publisher(sink);
     }

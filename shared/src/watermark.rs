@@ -25,8 +25,10 @@
 //!   idle and the watermark follows the events, but if a replaying shard pauses for the
 //!   idle timeout, its watermark jumps to processing time and the rest of the replay is
 //!   late. Replays should raise the idle timeout (or force the watermark explicitly).
-//!   Shards never seen (no event yet) do not count: the first batch of a new shard may
-//!   find the operator watermark already ahead of its events.
+//!   Shards not seen yet are discovered with `ListShards` after each batch (see
+//!   [`crate::shards`]) and registered at the minimum, so the first shard to commit does
+//!   not set the operator watermark alone; without a shard directory (a processor built
+//!   by hand) they count only from their first batch on.
 //! - [`force_watermark`] sets a floor (e.g. [`EventTime::MAX`] at the end of a bounded
 //!   input, for tests and benchmarks): the operator watermark is at least the floor.
 
@@ -127,6 +129,24 @@ impl Watermarks {
             }
             Some(_) => false,
         }
+    }
+
+    /// Registers a discovered shard that has not reported yet (see [`crate::shards`]): it
+    /// holds the operator watermark at [`EventTime::MIN`] until its first batch advances
+    /// it, or until it has been idle for the idle timeout from `now`. Returns whether it
+    /// was new.
+    pub fn register(&mut self, shard: &str, now: EventTime) -> bool {
+        if self.shards.contains_key(shard) {
+            return false;
+        }
+        self.shards.insert(
+            shard.to_owned(),
+            ShardWatermark {
+                watermark: i64::MIN,
+                advanced_at: now.0,
+            },
+        );
+        true
     }
 
     /// Merges another copy (a concurrent writer's): per shard the later watermark.
@@ -260,6 +280,35 @@ pub async fn advance<S: StateStore>(
     .await
 }
 
+/// Advances several shards of `operator` (forward only) and registers `discovered` shards
+/// that have not reported yet, in one read-modify-write.
+pub async fn advance_and_register<S: StateStore>(
+    store: &S,
+    operator: &str,
+    candidates: &[(String, EventTime)],
+    discovered: &[String],
+    now: EventTime,
+    policy: &WatermarkPolicy,
+    already_read: Option<Option<StoredState>>,
+) -> Result<Watermarks, Error> {
+    update_doc(
+        store,
+        &item_key(operator),
+        already_read,
+        |w: &mut Watermarks| {
+            let mut changed = false;
+            for (shard, candidate) in candidates {
+                changed |= w.advance(shard, *candidate, now, policy);
+            }
+            for shard in discovered {
+                changed |= w.register(shard, now);
+            }
+            changed
+        },
+    )
+    .await
+}
+
 /// Forces `operator`'s watermark to at least `floor` (e.g. [`EventTime::MAX`] once a
 /// bounded input is exhausted): every event-time timer at or below it becomes due.
 pub async fn force_watermark<S: StateStore>(
@@ -310,6 +359,29 @@ mod tests {
         assert_eq!(w.operator_watermark(now, &POLICY), EventTime(990_000));
         assert!(w.advance_idle(now, &POLICY));
         assert_eq!(w.shards["quiet"].watermark, 995_000);
+    }
+
+    #[test]
+    fn a_registered_shard_holds_the_watermark_back_until_it_reports_or_goes_idle() {
+        let mut w = Watermarks::default();
+        let now = EventTime(1_000_000);
+        w.advance("s1", EventTime(900_000), now, &POLICY);
+        assert!(w.register("s2", now));
+        assert!(!w.register("s1", now), "a reporting shard is not reset");
+        assert_eq!(w.operator_watermark(now, &POLICY), EventTime::MIN);
+        w.advance("s2", EventTime(800_000), now, &POLICY);
+        assert_eq!(w.operator_watermark(now, &POLICY), EventTime(800_000));
+
+        let mut quiet = Watermarks::default();
+        quiet.advance("s1", EventTime(900_000), now, &POLICY);
+        quiet.register("s2", now);
+        let later = EventTime(now.0 + POLICY.idle_timeout_ms);
+        quiet.advance("s1", EventTime(later.0 - 1_000), later, &POLICY);
+        assert_eq!(
+            quiet.operator_watermark(later, &POLICY),
+            EventTime(later.0 - POLICY.out_of_orderness_ms),
+            "idle: advanced by processing time"
+        );
     }
 
     #[test]

@@ -3,10 +3,13 @@
 //! on an in-process emulator by the benchmark's own runner, must give exactly the
 //! reference's R1 alert rows and route exactly the records Flink drops to the late-events
 //! table. Batch size 10: a batch is judged against the watermark read at its start, and
-//! a 2,000-event day would otherwise put hours of event time in one batch.
+//! a 2,000-event day would otherwise put hours of event time in one batch. One shard: the
+//! reference has one watermark in file order, while over two shards the operator
+//! watermark is the minimum of two that advance at the invocations' pace, so which
+//! records are late would depend on scheduling (CI saw both more and fewer).
 
 use monitoring::generator::{GeneratorConfig, generate};
-use shardwise_tests::bench::flink::shardwise_run::run;
+use shardwise_tests::bench::flink::shardwise_run::run_on_shards;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn r1_through_the_deployed_fraud_detector_equals_the_flink_reference() {
@@ -35,7 +38,7 @@ async fn r1_through_the_deployed_fraud_detector_equals_the_flink_reference() {
         .await
         .unwrap();
 
-    let r = run(&input, &bin, 4, 10).await.unwrap();
+    let r = run_on_shards(&input, &bin, 4, 10, Some(1)).await.unwrap();
 
     assert!(r.r1_rows > 0, "the smoke day has alerts");
     assert!(r.r1.is_empty(), "{:?}", r.r1);

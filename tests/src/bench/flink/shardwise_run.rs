@@ -123,6 +123,25 @@ pub async fn run(
     dispatch_concurrency: usize,
     batch_size: u32,
 ) -> anyhow::Result<ShardwiseRun> {
+    run_on_shards(
+        input,
+        fraud_detector_bin,
+        dispatch_concurrency,
+        batch_size,
+        None,
+    )
+    .await
+}
+
+/// [`run`] on a stream of `shards` shards (the template's default when `None`). One
+/// shard makes the late records deterministic (see the template's `ShardCount`).
+pub async fn run_on_shards(
+    input: &Path,
+    fraud_detector_bin: &Path,
+    dispatch_concurrency: usize,
+    batch_size: u32,
+    shards: Option<u32>,
+) -> anyhow::Result<ShardwiseRun> {
     let text = std::fs::read_to_string(input).with_context(|| format!("{input:?}"))?;
     let mut events = Vec::new();
     let mut records = Vec::new();
@@ -136,7 +155,10 @@ pub async fn run(
     let env = TestEnv::start_emulator(Config::default()).await;
     let emulator = env.emulator.clone().ok_or_else(|| anyhow!("no emulator"))?;
     emulator.lambda.set_endpoint(&env.endpoint);
-    let overrides = BTreeMap::from([("BatchSize".to_owned(), batch_size.to_string())]);
+    let mut overrides = BTreeMap::from([("BatchSize".to_owned(), batch_size.to_string())]);
+    if let Some(shards) = shards {
+        overrides.insert("ShardCount".to_owned(), shards.to_string());
+    }
     let template = Template::load(&template_path(), &overrides, &Deployment::default())?;
     let options = UpOptions {
         esm: EsmOptions::fast(),
