@@ -183,11 +183,15 @@ fn print_throughput(run: &ThroughputRun, options: &ThroughputOptions) {
     );
     for f in &run.functions {
         println!(
-            "  {:<40} {:>8} records in {:>6.1} s = {:>7.0} records/s, {} function errors",
+            "  {:<40} {:>8} records in {:>6.1} s = {:>7.0} records/s; {} invocations, \
+             {} partial failures, {} retries, {} function errors",
             f.function,
             f.records,
             f.seconds,
             f.records as f64 / f.seconds.max(1e-9),
+            f.invocations,
+            f.partial_failures,
+            f.retries,
             f.function_errors
         );
     }

@@ -44,6 +44,13 @@ pub struct FunctionRate {
     pub seconds: f64,
     /// Failed invocations.
     pub function_errors: u64,
+    /// Invocations, partial-failure responses and retries of its mapping (a slow
+    /// consumer that keeps reporting batchItemFailures re-reads and re-applies).
+    pub invocations: u64,
+    /// Responses with batchItemFailures.
+    pub partial_failures: u64,
+    /// Retried batch pieces.
+    pub retries: u64,
 }
 
 /// What a throughput run found.
@@ -168,16 +175,35 @@ async fn measure(
     let pipeline_seconds = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;
     let load = (load_before, load_average());
+    let counters: BTreeMap<String, serde_json::Value> = running
+        .stack
+        .mappings
+        .mappings()
+        .iter()
+        .filter(|m| m.spec.stream_name == stream)
+        .map(|m| (m.function.clone(), m.metrics_json()))
+        .collect();
     let functions = consumption(running, &stream)
         .into_iter()
-        .map(|c| FunctionRate {
-            seconds: done_at
-                .get(&c.function)
-                .copied()
-                .unwrap_or(pipeline_seconds),
-            function: c.function,
-            records: c.consumed,
-            function_errors: c.function_errors,
+        .map(|c| {
+            let n = |k: &str| {
+                counters
+                    .get(&c.function)
+                    .and_then(|j| j[k].as_u64())
+                    .unwrap_or(0)
+            };
+            FunctionRate {
+                seconds: done_at
+                    .get(&c.function)
+                    .copied()
+                    .unwrap_or(pipeline_seconds),
+                invocations: n("invocations"),
+                partial_failures: n("partial_failures"),
+                retries: n("retries"),
+                records: c.consumed,
+                function_errors: c.function_errors,
+                function: c.function,
+            }
         })
         .collect();
     let ops = running.emulator.metrics.to_json();
