@@ -8,6 +8,7 @@
 pub mod dynamodb;
 pub mod flink;
 pub mod kinesis;
+pub mod pipeline;
 pub mod s3;
 
 use std::future::Future;
