@@ -55,6 +55,9 @@ impl StackSpec {
             fast_polling,
             logs_dir: self.out_dir.join(label).join("logs"),
             function_env: Default::default(),
+            // A benchmark measures the healthy path: no injected faults, the template's batches.
+            faults: Default::default(),
+            max_batch_size: None,
         };
         let running = stack::start(template, &options, &plan).await?;
         for w in &running.warnings {
