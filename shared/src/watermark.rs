@@ -261,25 +261,6 @@ where
     )))
 }
 
-/// Advances `shard`'s watermark of `operator` to `candidate` (forward only).
-pub async fn advance<S: StateStore>(
-    store: &S,
-    operator: &str,
-    shard: &str,
-    candidate: EventTime,
-    now: EventTime,
-    policy: &WatermarkPolicy,
-    already_read: Option<Option<StoredState>>,
-) -> Result<Watermarks, Error> {
-    update_doc(
-        store,
-        &item_key(operator),
-        already_read,
-        |w: &mut Watermarks| w.advance(shard, candidate, now, policy),
-    )
-    .await
-}
-
 /// Advances several shards of `operator` (forward only) and registers `discovered` shards
 /// that have not reported yet, in one read-modify-write.
 pub async fn advance_and_register<S: StateStore>(

@@ -28,6 +28,7 @@ pub mod input;
 pub mod late;
 pub mod reference;
 pub mod results;
+pub mod rule_run;
 pub mod shardwise_r2;
 pub mod shardwise_run;
 pub mod table;

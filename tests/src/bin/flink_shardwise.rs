@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 use shardwise_tests::bench::flink::compare::describe;
 use shardwise_tests::bench::flink::cost::{ISSUE_PRICES, ShardwiseUsage, US_EAST_1_2024_11};
 use shardwise_tests::bench::flink::emulator_stack::combined_usage;
+use shardwise_tests::bench::flink::rule_run::RuleRun;
 use shardwise_tests::bench::flink::shardwise_r2::run_r2;
 use shardwise_tests::bench::flink::shardwise_run::run;
 
@@ -78,12 +79,42 @@ fn print_usage(rule: &str, usage: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn line(rule: &str, events: u64, startup: f64, drain: f64, dispatch: f64, cpu: f64) {
+/// Prints one rule's figures and comparison, and adds them to the metrics JSON.
+fn report<T: std::fmt::Debug>(
+    rule: &str,
+    rows_label: &str,
+    r: &RuleRun<T>,
+    metrics: &mut Map<String, Value>,
+) -> anyhow::Result<()> {
     println!(
-        "Shardwise {rule}: {events} events, start-up {startup:.1} s, drain {drain:.1} s, dispatch {dispatch:.1} s → {:.0} events/s, {:.1} CPU-s/M",
-        events as f64 / (drain + dispatch).max(1e-9),
-        cpu / events.max(1) as f64 * 1e6
+        "Shardwise {rule}: {} events, start-up {:.1} s, drain {:.1} s, dispatch {:.1} s → {:.0} events/s, {:.1} CPU-s/M",
+        r.events,
+        r.startup_s,
+        r.drain_s,
+        r.dispatch_s,
+        r.events_per_s(),
+        r.cpu_s / r.events.max(1) as f64 * 1e6
     );
+    println!(
+        "{rule} {rows_label}: {} (reference differences: {}); late records: Shardwise {} / Flink model {}",
+        r.rows,
+        r.diff.missing.len() + r.diff.unexpected.len(),
+        r.late_actual.len(),
+        r.late_expected.len()
+    );
+    println!("{rule} watermarks at drain: {}", r.watermarks_at_drain);
+    println!(
+        "{rule} timers fired: {}; failed (conflicting) TransactWriteItems: {}",
+        r.timers_fired, r.failed_transactions
+    );
+    describe(rule, &r.diff, 10)
+        .iter()
+        .for_each(|l| println!("{l}"));
+    print_usage(rule, &r.usage)?;
+    let key = rule.to_lowercase();
+    metrics.insert(key.clone(), r.rule_metrics());
+    metrics.insert(format!("usage_{key}"), r.usage.clone());
+    Ok(())
 }
 
 #[tokio::main]
@@ -102,32 +133,7 @@ async fn main() -> anyhow::Result<()> {
             args.batch_size,
         )
         .await?;
-        line(
-            "R1",
-            r.events,
-            r.startup_s,
-            r.drain_s,
-            r.dispatch_s,
-            r.cpu_s,
-        );
-        println!(
-            "R1 alert rows: {} (reference differences: {}); late records: Shardwise {} / Flink model {}",
-            r.r1_rows,
-            r.r1.missing.len() + r.r1.unexpected.len(),
-            r.late_actual.len(),
-            r.late_expected.len()
-        );
-        println!("R1 watermarks at drain: {}", r.watermarks_at_drain);
-        println!(
-            "R1 timers fired: {}; failed (conflicting) TransactWriteItems: {}",
-            r.timers_fired, r.failed_transactions
-        );
-        describe("R1", &r.r1, 10)
-            .iter()
-            .for_each(|l| println!("{l}"));
-        print_usage("R1", &r.usage)?;
-        metrics.insert("r1".into(), r.metrics_json()["r1"].clone());
-        metrics.insert("usage_r1".into(), r.usage.clone());
+        report("R1", "alert rows", &r, &mut metrics)?;
         usages.push(r.usage.clone());
         if !r.is_identical() {
             differ.push("R1");
@@ -143,32 +149,7 @@ async fn main() -> anyhow::Result<()> {
             None,
         )
         .await?;
-        line(
-            "R2",
-            r.events,
-            r.startup_s,
-            r.drain_s,
-            r.dispatch_s,
-            r.cpu_s,
-        );
-        println!(
-            "R2 merchant rows: {} (reference differences: {}); late records: Shardwise {} / Flink model {}",
-            r.r2_rows,
-            r.r2.missing.len() + r.r2.unexpected.len(),
-            r.late_actual.len(),
-            r.late_expected.len()
-        );
-        println!("R2 watermarks at drain: {}", r.watermarks_at_drain);
-        println!(
-            "R2 timers fired: {}; failed (conflicting) TransactWriteItems: {}",
-            r.timers_fired, r.failed_transactions
-        );
-        describe("R2", &r.r2, 10)
-            .iter()
-            .for_each(|l| println!("{l}"));
-        print_usage("R2", &r.usage)?;
-        metrics.insert("r2".into(), r.rule_metrics());
-        metrics.insert("usage_r2".into(), r.usage.clone());
+        report("R2", "merchant rows", &r, &mut metrics)?;
         usages.push(r.usage.clone());
         if !r.is_identical() {
             differ.push("R2");

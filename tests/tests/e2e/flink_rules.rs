@@ -99,8 +99,8 @@ async fn r1_through_the_deployed_fraud_detector_equals_the_flink_reference() {
 
     let r = run_on_shards(&input, &bin, 4, 10, Some(1)).await.unwrap();
 
-    assert!(r.r1_rows > 0, "the smoke day has alerts");
-    assert!(r.r1.is_empty(), "{:?}", r.r1);
+    assert!(r.rows > 0, "the smoke day has alerts");
+    assert!(r.diff.is_empty(), "{:?}", r.diff);
     assert!(
         !r.late_expected.is_empty(),
         "the smoke day has late records"
@@ -118,8 +118,8 @@ async fn r2_through_the_deployed_daily_totals_equals_the_flink_reference() {
     // Two shards, as the benchmark: on one day no record can be late for R2.
     let r = run_r2(&input, &bin, 4, 10, None).await.unwrap();
 
-    assert!(r.r2_rows > 0, "the smoke day has merchant totals");
-    assert!(r.r2.is_empty(), "{:?}", r.r2);
+    assert!(r.rows > 0, "the smoke day has merchant totals");
+    assert!(r.diff.is_empty(), "{:?}", r.diff);
     assert_eq!(r.late_actual, r.late_expected);
     assert!(r.timers_fired > 0, "the days fire on timers");
     cleanup(&dir);
@@ -132,7 +132,7 @@ async fn r2_routes_exactly_the_records_flink_drops_after_their_day_closed() {
 
     let r = run_r2(&input, &bin, 4, 10, Some(1)).await.unwrap();
 
-    assert!(r.r2.is_empty(), "{:?}", r.r2);
+    assert!(r.diff.is_empty(), "{:?}", r.diff);
     assert!(
         !r.late_expected.is_empty(),
         "the first day's late records arrive after it closed"

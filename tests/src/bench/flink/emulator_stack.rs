@@ -27,13 +27,12 @@ use shardwise_emulator::{Config, Emulator};
 use super::cost::{put_units, shard_hours_at_capacity};
 use super::input::{Event, parse_line};
 use crate::TestEnv;
+pub use crate::bench::cpu::cpu_seconds;
 
 /// Records per PutRecords call (the API's maximum is 500).
 const PUT_BATCH: usize = 500;
 /// The templates' function memory, GB (for the Lambda GB-second estimate).
 const FUNCTION_MEMORY_GB: f64 = 0.5;
-/// Linux clock ticks per second (`sysconf(_SC_CLK_TCK)`, 100 on every mainstream kernel).
-const CLOCK_TICKS_PER_S: f64 = 100.0;
 
 /// A bench template under `tests/fixtures/`.
 pub fn fixture(name: &str) -> PathBuf {
@@ -343,32 +342,4 @@ pub async fn late_transaction_ids(
                 .ok_or_else(|| anyhow!("late body without a transaction id: {b}"))
         })
         .collect()
-}
-
-/// CPU-seconds (user + system) of this process and its live children.
-pub fn cpu_seconds() -> f64 {
-    let me = std::process::id().to_string();
-    let mut ticks = stat_fields("/proc/self/stat").map_or(0, |f| field(&f, 11) + field(&f, 12));
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for entry in dir.flatten() {
-            let path = entry.path().join("stat");
-            if let Some(f) = stat_fields(&path.to_string_lossy())
-                && f.get(1).is_some_and(|ppid| *ppid == me)
-            {
-                ticks += field(&f, 11) + field(&f, 12);
-            }
-        }
-    }
-    ticks as f64 / CLOCK_TICKS_PER_S
-}
-
-/// The fields of a `/proc/<pid>/stat` after the command name (index 0 = state).
-fn stat_fields(path: &str) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let (_, rest) = text.rsplit_once(')')?;
-    Some(rest.split_whitespace().map(str::to_owned).collect())
-}
-
-fn field(fields: &[String], i: usize) -> u64 {
-    fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0)
 }

@@ -14,25 +14,24 @@
 //! dispatcher) plus its child processes (the function environments) from `/proc`,
 //! DynamoDB write requests and WCU from the emulator's counters.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::bail;
 use fraud_detector::VelocityAlert;
-use fraud_detector::hop::{HopVelocity, R1_OPERATOR_NAME, R1_WATERMARK_OUT_OF_ORDERNESS_MS};
-use serde_json::{Value, json};
+use fraud_detector::hop::{HopVelocity, R1_WATERMARK_OUT_OF_ORDERNESS_MS};
 use shardwise::{
-    Clock, Dispatcher, DispatcherConfig, DynamoStateStore, EventTime, ProcessingConfig, StateStore,
-    SystemClock, force_watermark,
+    Clock, Dispatcher, DispatcherConfig, DynamoStateStore, EventTime, Operator, ProcessingConfig,
+    StateStore, SystemClock, force_watermark,
 };
 
-use super::compare::{Diff, diff};
+use super::compare::diff;
 use super::emulator_stack::{
     BenchStack, Input, cpu_seconds, fixture, late_transaction_ids, scan_bodies,
 };
 use super::reference::{R1_SIZE_MS, R1_SLIDE_MS, R1Alert, compute};
+use super::rule_run::RuleRun;
 
 /// Flink's watermark delay in the benchmark.
 pub const FLINK_DELAY_MS: i64 = 10_000;
@@ -42,60 +41,8 @@ pub fn template_path() -> PathBuf {
     fixture("flink-bench-template.yaml")
 }
 
-/// What one run found and measured.
-#[derive(Debug)]
-pub struct ShardwiseRun {
-    /// Input events.
-    pub events: u64,
-    /// Emulator start + `up`, seconds.
-    pub startup_s: f64,
-    /// First put → last record checkpointed, seconds.
-    pub drain_s: f64,
-    /// Watermark forced → no timer due, seconds.
-    pub dispatch_s: f64,
-    /// CPU-seconds over drain + dispatch (this process and its children).
-    pub cpu_s: f64,
-    /// R1 rows: reference vs Shardwise.
-    pub r1: Diff<R1Alert>,
-    /// Alert rows read.
-    pub r1_rows: usize,
-    /// Records the reference drops from every R1 window (Flink drops them too).
-    pub late_expected: BTreeSet<String>,
-    /// Records in Shardwise's late-events table.
-    pub late_actual: BTreeSet<String>,
-    /// The shards' watermarks when the input was drained (before forcing).
-    pub watermarks_at_drain: String,
-    /// Timers the dispatcher fired.
-    pub timers_fired: u64,
-    /// DynamoDB `TransactWriteItems` calls that failed (conflicts).
-    pub failed_transactions: u64,
-    /// `/_shardwise/metrics`-equivalent counters.
-    pub usage: Value,
-}
-
-impl ShardwiseRun {
-    /// Identical alerts and late records.
-    pub fn is_identical(&self) -> bool {
-        self.r1.is_empty() && self.late_expected == self.late_actual
-    }
-
-    /// Events per second, first put to last timer.
-    pub fn events_per_s(&self) -> f64 {
-        self.events as f64 / (self.drain_s + self.dispatch_s).max(1e-9)
-    }
-
-    /// The `flink-bench --shardwise-metrics` JSON.
-    pub fn metrics_json(&self) -> Value {
-        json!({
-            "r1": {
-                "events_per_s": self.events_per_s(),
-                "startup_s": self.startup_s,
-                "cpu_s_per_million": self.cpu_s / self.events as f64 * 1e6,
-            },
-            "usage": self.usage,
-        })
-    }
-}
+/// What one R1 run found and measured.
+pub type ShardwiseRun = RuleRun<R1Alert>;
 
 /// Runs R1 on `input` (JSON Lines, arrival order) with the `fraud-detector` binary.
 ///
@@ -129,35 +76,19 @@ pub async fn run_on_shards(
 ) -> anyhow::Result<ShardwiseRun> {
     let Input { events, records } = Input::read(input)?;
     let bench = BenchStack::up(&template_path(), fraud_detector_bin, batch_size, shards).await?;
-    let (state, alerts, timers, late, dead) = (
-        bench.table("StateTable")?,
-        bench.table("AlertsTable")?,
-        bench.table("TimersTable")?,
-        bench.table("LateEventsTable")?,
-        bench.table("DeadLetterTable")?,
-    );
+    let (alerts, late) = (bench.table("AlertsTable")?, bench.table("LateEventsTable")?);
     let drained = bench.put_and_drain(&records).await?;
 
-    let dispatch_started = Instant::now();
-    let ddb = bench.env.dynamodb();
-    let store = DynamoStateStore::new(ddb.clone(), &state, Some(&alerts), &dead)
-        .with_timers_table(Some(&timers))
-        .with_late_events_table(Some(&late));
-    let store = Arc::new(store);
-    let watermarks = shardwise::watermark::read(&*store, R1_OPERATOR_NAME).await?;
-    force_watermark(&*store, R1_OPERATOR_NAME, EventTime::MAX).await?;
-    let mut processing = ProcessingConfig::new(&state, &dead);
-    processing.watermark.out_of_orderness_ms = R1_WATERMARK_OUT_OF_ORDERNESS_MS;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let config = DispatcherConfig {
-        concurrency: dispatch_concurrency.max(1),
-        ..DispatcherConfig::from_processing(&processing)
-    };
-    let dispatcher =
-        Dispatcher::new(Arc::clone(&store), clock, config).register(HopVelocity::new());
-    let timers_fired = dispatch_all(&dispatcher).await?;
-    let dispatch_s = dispatch_started.elapsed().as_secs_f64();
+    let ended = end_of_input(
+        &bench,
+        &alerts,
+        HopVelocity::new(),
+        R1_WATERMARK_OUT_OF_ORDERNESS_MS,
+        dispatch_concurrency,
+    )
+    .await?;
     let cpu_s = cpu_seconds() - drained.cpu_before;
+    let ddb = bench.env.dynamodb();
     bench.stop();
 
     let rows = scan_bodies(&ddb, &alerts).await?;
@@ -190,16 +121,68 @@ pub async fn run_on_shards(
         events: events.len() as u64,
         startup_s: bench.startup_s,
         drain_s: drained.drain_s,
-        dispatch_s,
+        dispatch_s: ended.dispatch_s,
         cpu_s,
-        r1: diff(&reference.r1, &actual),
-        r1_rows: actual.len(),
+        diff: diff(&reference.r1, &actual),
+        rows: actual.len(),
         late_expected,
         late_actual,
-        watermarks_at_drain: format!("{watermarks:?}"),
-        timers_fired,
+        watermarks_at_drain: ended.watermarks_at_drain,
+        timers_fired: ended.timers_fired,
         failed_transactions: bench.failed_transactions(),
         usage: bench.usage(&records, &drained),
+    })
+}
+
+/// What the end of input took.
+#[derive(Debug)]
+pub struct Ended {
+    /// The operator's watermarks before forcing (`{:?}`).
+    pub watermarks_at_drain: String,
+    /// Timers fired.
+    pub timers_fired: u64,
+    /// Watermark forced → no timer due, seconds.
+    pub dispatch_s: f64,
+}
+
+/// The end of a bounded input, once drained: forces `operator`'s watermark to the end of
+/// time and fires every due timer with a library [`Dispatcher`] in process against the
+/// emulator's DynamoDB, as the `timer-dispatcher` function would. Outputs of timer
+/// callbacks go to `outputs_table`.
+pub async fn end_of_input<O: Operator>(
+    bench: &BenchStack,
+    outputs_table: &str,
+    operator: O,
+    out_of_orderness_ms: i64,
+    dispatch_concurrency: usize,
+) -> anyhow::Result<Ended> {
+    let started = Instant::now();
+    let (state, timers, late, dead) = (
+        bench.table("StateTable")?,
+        bench.table("TimersTable")?,
+        bench.table("LateEventsTable")?,
+        bench.table("DeadLetterTable")?,
+    );
+    let store = DynamoStateStore::new(bench.env.dynamodb(), &state, Some(outputs_table), &dead)
+        .with_timers_table(Some(&timers))
+        .with_late_events_table(Some(&late));
+    let store = Arc::new(store);
+    let name = operator.name().to_owned();
+    let watermarks = shardwise::watermark::read(&*store, &name).await?;
+    force_watermark(&*store, &name, EventTime::MAX).await?;
+    let mut processing = ProcessingConfig::new(&state, &dead);
+    processing.watermark.out_of_orderness_ms = out_of_orderness_ms;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let config = DispatcherConfig {
+        concurrency: dispatch_concurrency.max(1),
+        ..DispatcherConfig::from_processing(&processing)
+    };
+    let dispatcher = Dispatcher::new(store, clock, config).register(operator);
+    let timers_fired = dispatch_all(&dispatcher).await?;
+    Ok(Ended {
+        watermarks_at_drain: format!("{watermarks:?}"),
+        timers_fired,
+        dispatch_s: started.elapsed().as_secs_f64(),
     })
 }
 

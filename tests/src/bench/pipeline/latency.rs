@@ -20,9 +20,9 @@ use tokio::task::JoinSet;
 
 use super::alerts::AlertReader;
 use super::book::{LatencyBook, LatencyReport};
-use super::cpu::load_average;
 use super::traffic::{Entry, Traffic};
 use super::{StackSpec, mapping_lines, sdk_config};
+use crate::bench::cpu::load_average;
 
 /// Pacing interval of the putter.
 pub const TICK: Duration = Duration::from_millis(10);

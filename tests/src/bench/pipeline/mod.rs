@@ -16,7 +16,6 @@
 
 pub mod alerts;
 pub mod book;
-pub mod cpu;
 pub mod latency;
 pub mod throughput;
 pub mod traffic;

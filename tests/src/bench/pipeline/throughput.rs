@@ -17,8 +17,8 @@ use shardwise_demo::stack::Running;
 use shardwise_demo::stream::consumption;
 use time::OffsetDateTime;
 
-use super::cpu::{cpu_seconds, load_average};
 use super::{StackSpec, mapping_lines, sdk_config};
+use crate::bench::cpu::{cpu_seconds, load_average};
 
 /// What a throughput run does.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! CPU-seconds (user + system) of this process and its live child processes — the
-//! function environments the emulator's Lambda layer spawns — from `/proc`, as the Flink
-//! comparison's shardwise run measures them (tests/src/bench/flink/shardwise_run.rs).
+//! function environments the emulator's Lambda layer spawns — from `/proc`; the Flink
+//! comparison's Shardwise runs and the pipeline benchmark both measure with it.
 //! Children that exited during the measurement are not counted (the stack keeps its
 //! environments alive while it runs). Linux only; elsewhere it reads 0.
 
