@@ -110,7 +110,8 @@ pub struct DemoOptions {
     pub generator: GeneratorConfig,
     /// Close the day's windows by forcing the timer-driven operators' watermarks to the
     /// end of time after the drain and invoking the dispatcher directly, instead of
-    /// waiting for idle advancement and the dispatcher's schedule (default false).
+    /// waiting for idle advancement and the dispatcher's schedule (default true: the
+    /// demo's day is a bounded input, fully consumed once drained).
     pub force_watermarks: bool,
     /// Caps the template's Kinesis `BatchSize` (smaller batches: more invocations, so
     /// more chances for injected faults to land); `None` keeps the template's.
@@ -133,7 +134,7 @@ impl Default for DemoOptions {
             function_env: BTreeMap::new(),
             faults: Faults::default(),
             generator: GeneratorConfig::default(),
-            force_watermarks: false,
+            force_watermarks: true,
             max_batch_size: None,
         }
     }

@@ -66,10 +66,12 @@ struct Args {
     /// Cap on the template's Kinesis batch sizes (more, smaller invocations).
     #[arg(long)]
     max_batch_size: Option<u32>,
-    /// After the drain, force the day's windows and sessions closed (watermarks to the
-    /// end of time, dispatcher invoked directly) instead of waiting for idle advancement.
+    /// Do not end the input like a bounded job: after the drain, wait for idle-shard
+    /// advancement (`WATERMARK_IDLE_TIMEOUT_MS`) and the dispatcher's schedule to close the
+    /// day's windows and sessions, as a live stream would, instead of forcing the
+    /// watermarks to the end of time and invoking the dispatcher directly (the default).
     #[arg(long)]
-    force_watermarks: bool,
+    live_watermarks: bool,
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -112,7 +114,7 @@ async fn main() -> std::process::ExitCode {
             seed: args.fault_seed,
         },
         max_batch_size: args.max_batch_size,
-        force_watermarks: args.force_watermarks,
+        force_watermarks: !args.live_watermarks,
         ..DemoOptions::default()
     };
     match run(&options).await {

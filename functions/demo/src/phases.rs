@@ -2,14 +2,13 @@
 //! to close), and waiting for the nightly reconciler's report once the emulated clock has
 //! been moved to its schedule.
 //!
-//! Closing the windows: by default the day's windows close the way they would live —
-//! the shards go idle and, after the idle timeout, the timer dispatcher's scheduled runs
-//! advance their watermark to processing time. A test that cannot wait for that (the
-//! dispatcher's schedule is once a minute) asks for [`force_watermarks`] instead: the
-//! input is bounded and fully consumed, so the timer-driven operators' watermarks are
-//! forced to the end of time and the dispatcher is kept running by direct invocations
-//! ([`keep_dispatching`]), which fires every event-time timer (daily windows, session
-//! gaps) at once.
+//! Closing the windows: by default ([`force_watermarks`]) the generated day is treated as
+//! what it is, a bounded input fully consumed once drained: the timer-driven operators'
+//! watermarks are forced to the end of time and the dispatcher is kept running by direct
+//! invocations ([`keep_dispatching`]), which fires every event-time timer (daily windows,
+//! session gaps) at once. With `--live-watermarks` the windows close the way they would
+//! live instead: the shards go idle and, after the idle timeout, the timer dispatcher's
+//! scheduled runs advance their watermark to processing time.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
