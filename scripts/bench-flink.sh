@@ -3,6 +3,7 @@
 #
 #   scripts/bench-flink.sh [--events N] [--seed S] [--parallelism P] [--no-late-run]
 #                          [--skip-flink] [--skip-shardwise] [--shardwise-batch-size B]
+#                          [--release]
 #
 # 1. Installs PyFlink (apache-flink $FLINK_VERSION, bundles Flink's jars) into
 #    target/tools/flink-venv once; reused while the version matches. Needs Java 17.
@@ -18,7 +19,9 @@
 #    (FRAUD_RULES=r1-hop) and R2 through the real daily-totals function (merchant totals,
 #    no allowed lateness), each on its own in-process emulator, one after the other; each
 #    must equal the reference (rows, and late records = Flink's dropped ones); its metrics
-#    JSON fills the table's Shardwise row. Debug builds of the functions (see the README).
+#    JSON fills the table's Shardwise row. Debug builds of the functions and drivers by
+#    default; --release builds all of them in the release profile (the cold release build
+#    of the AWS SDKs takes many minutes on 2 cores).
 # Not part of CI: the install is ~850 MB and a 2M-event run takes minutes.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -32,6 +35,8 @@ LATE_RUN=1
 FLINK=1
 SHARDWISE=1
 SW_BATCH=500
+PROFILE=debug
+CARGO_PROFILE=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) EVENTS="$2"; shift 2 ;;
@@ -41,6 +46,7 @@ while [ $# -gt 0 ]; do
     --skip-flink) FLINK=0; shift ;;
     --skip-shardwise) SHARDWISE=0; shift ;;
     --shardwise-batch-size) SW_BATCH="$2"; shift 2 ;;
+    --release) PROFILE=release; CARGO_PROFILE=(--release); shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -65,10 +71,10 @@ if [ "$FLINK" = 1 ]; then
   java -version 2>&1 | head -1 | grep -q '"17\.' || { echo "Flink $FLINK_VERSION here is run on Java 17; found: $(java -version 2>&1 | head -1)" >&2; exit 1; }
   ensure_flink
 fi
-log "building loadgen, flink-bench, flink-shardwise, fraud-detector and daily-totals"
-cargo build --workspace --bin loadgen --bin flink-bench --bin flink-shardwise --bin fraud-detector \
-  --bin daily-totals
-BIN="$TARGET_DIR/debug"
+log "building loadgen, flink-bench, flink-shardwise, fraud-detector and daily-totals ($PROFILE)"
+cargo build --workspace "${CARGO_PROFILE[@]}" --bin loadgen --bin flink-bench --bin flink-shardwise \
+  --bin fraud-detector --bin daily-totals
+BIN="$TARGET_DIR/$PROFILE"
 
 # run MODE RULES LOADGEN_FLAGS...: generate, run Flink, compare. The input is generated
 # every time (~30 s for 2M): a cached file would go stale when the generator changes.
