@@ -300,30 +300,16 @@ fn drained(mapping: &Value, targets: &BTreeMap<String, String>) -> bool {
     })
 }
 
-/// Every item's `body` attribute of `table` (paginated scan).
+/// Every item's `body` attribute of `table` (the demo's paginated scan).
 pub async fn scan_bodies(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
 ) -> anyhow::Result<Vec<String>> {
-    let mut out = Vec::new();
-    let mut start = None;
-    loop {
-        let page = ddb
-            .scan()
-            .table_name(table)
-            .set_exclusive_start_key(start)
-            .send()
-            .await?;
-        for item in page.items() {
-            if let Some(Ok(body)) = item.get("body").map(|v| v.as_s()) {
-                out.push(body.clone());
-            }
-        }
-        match page.last_evaluated_key() {
-            Some(k) if !k.is_empty() => start = Some(k.clone()),
-            _ => return Ok(out),
-        }
-    }
+    Ok(shardwise_demo::results::scan_all(ddb, table)
+        .await?
+        .iter()
+        .filter_map(|item| item.get("body").and_then(|v| v.as_s().ok()).cloned())
+        .collect())
 }
 
 /// The transaction ids in a late-events table (the bodies' `event.transaction_id`).

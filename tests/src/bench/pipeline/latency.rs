@@ -21,8 +21,9 @@ use tokio::task::JoinSet;
 use super::alerts::AlertReader;
 use super::book::{LatencyBook, LatencyReport};
 use super::traffic::{Entry, Traffic};
-use super::{StackSpec, mapping_lines, sdk_config};
+use super::{StackSpec, mapping_lines};
 use crate::bench::cpu::load_average;
+use crate::sdk_config;
 
 /// Pacing interval of the putter.
 pub const TICK: Duration = Duration::from_millis(10);

@@ -22,7 +22,6 @@ pub mod traffic;
 
 use std::path::PathBuf;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use shardwise_demo::Profile;
 use shardwise_demo::stack::{self, ClockPlan, Running, StackOptions};
 use time::OffsetDateTime;
@@ -67,17 +66,6 @@ impl StackSpec {
         }
         Ok(running)
     }
-}
-
-/// SDK configuration for the in-process emulator.
-pub async fn sdk_config(endpoint: &str) -> SdkConfig {
-    let creds = aws_sdk_kinesis::config::Credentials::new("test", "test", None, None, "bench");
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(creds)
-        .load()
-        .await
 }
 
 /// The configuration of every mapping on `stream`, one line each: what explains the

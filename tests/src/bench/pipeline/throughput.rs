@@ -17,8 +17,9 @@ use shardwise_demo::stack::Running;
 use shardwise_demo::stream::consumption;
 use time::OffsetDateTime;
 
-use super::{StackSpec, mapping_lines, sdk_config};
+use super::{StackSpec, mapping_lines};
 use crate::bench::cpu::{cpu_seconds, load_average};
+use crate::sdk_config;
 
 /// What a throughput run does.
 #[derive(Debug, Clone)]
