@@ -38,6 +38,7 @@ ENVIRONMENT: dict[str, str] = {
     "FRAUD_HIGH_AMOUNT_MINOR": "FraudHighAmountMinor",
     "ALLOWED_LATENESS_SECONDS": "AllowedLatenessSeconds",
     "SESSION_TIMEOUT_SECONDS": "SessionTimeoutSeconds",
+    "SHARDWISE_COMMIT_GROUP": "CommitGroup",
 }
 
 # table logical id -> (hash key, range key or None); every key attribute is a string.

@@ -23,8 +23,12 @@ pub const ENV_LATE_EVENTS_TABLE: &str = "LATE_EVENTS_TABLE";
 /// Env var: how many key commits run concurrently.
 pub const ENV_COMMIT_CONCURRENCY: &str = "SHARDWISE_COMMIT_CONCURRENCY";
 /// Env var: actions per grouped TransactWriteItems (2–100; unset, 0 or 1: each key commits
-/// alone). See `dynamo_group`: fewer requests, twice the write units.
+/// alone). See `dynamo_group`: fewer requests.
 pub const ENV_COMMIT_GROUP: &str = "SHARDWISE_COMMIT_GROUP";
+/// Env var: which commits are grouped: `transactions` (default: those that are
+/// transactions anyway, at no extra write units) or `all` (single-item commits too, at
+/// twice their write units).
+pub const ENV_COMMIT_GROUP_SCOPE: &str = "SHARDWISE_COMMIT_GROUP_SCOPE";
 /// Env var: attempts per DynamoDB call on throttling before giving up on the key.
 pub const ENV_MAX_THROTTLE_RETRIES: &str = "SHARDWISE_MAX_THROTTLE_RETRIES";
 /// Env var: re-reads per key on version conflicts before giving up on the key.
@@ -97,6 +101,8 @@ pub struct ProcessingConfig {
     pub commit_concurrency: usize,
     /// Actions per grouped transaction of several keys' commits (≤ 1: no grouping).
     pub commit_group: usize,
+    /// Which commits are grouped.
+    pub commit_group_scope: crate::dynamo_group::GroupScope,
     /// Retries of one DynamoDB call when throttled.
     pub max_throttle_retries: u32,
     /// Re-reads of one key after version conflicts.
@@ -126,6 +132,7 @@ impl ProcessingConfig {
             dead_letter_table: dead_letter_table.to_owned(),
             commit_concurrency: 32,
             commit_group: 0,
+            commit_group_scope: crate::dynamo_group::GroupScope::Transactions,
             max_throttle_retries: 8,
             max_conflict_retries: 8,
             max_record_attempts: 3,
@@ -175,6 +182,9 @@ impl ProcessingConfig {
                 )));
             }
             config.commit_group = n;
+        }
+        if let Some(text) = optional(ENV_COMMIT_GROUP_SCOPE) {
+            config.commit_group_scope = crate::dynamo_group::GroupScope::parse(&text)?;
         }
         if let Some(n) = number(&lookup, ENV_MAX_THROTTLE_RETRIES)? {
             config.max_throttle_retries = n;
@@ -282,8 +292,15 @@ mod tests {
             (ENV_CONSISTENCY, "at_least_once"),
             (ENV_COMMIT_CONCURRENCY, "7"),
             (ENV_LATENCY_THRESHOLD_MS, "250"),
+            (ENV_COMMIT_GROUP, "50"),
+            (ENV_COMMIT_GROUP_SCOPE, "all"),
         ]))
         .unwrap();
+        assert_eq!(config.commit_group, 50);
+        assert_eq!(
+            config.commit_group_scope,
+            crate::dynamo_group::GroupScope::All
+        );
         assert_eq!(config.consistency, Consistency::AtLeastOnce);
         assert_eq!(config.commit_concurrency, 7);
         assert_eq!(config.output_table.as_deref(), Some("out"));
@@ -305,5 +322,11 @@ mod tests {
             (ENV_COMMIT_CONCURRENCY, "0"),
         ];
         assert!(ProcessingConfig::from_lookup(lookup(&zero)).is_err());
+        let scope = [
+            (ENV_STATE_TABLE, "s"),
+            (ENV_DEAD_LETTER_TABLE, "d"),
+            (ENV_COMMIT_GROUP_SCOPE, "some"),
+        ];
+        assert!(ProcessingConfig::from_lookup(lookup(&scope)).is_err());
     }
 }

@@ -15,9 +15,14 @@
 //! always), and the innocent commits of the group are sent again without it.
 //!
 //! Cost: AWS bills a transactional write at twice the write request units of a plain one
-//! (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-capacity-handling>),
-//! so grouping trades WRU (cost) for fewer requests (throughput, CPU); it is off by
-//! default (`SHARDWISE_COMMIT_GROUP`).
+//! (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-capacity-handling>).
+//! A commit with outputs or timer changes is a transaction anyway, so grouping it costs
+//! nothing: [`GroupScope::Transactions`], the default scope, groups only those. A
+//! single-item commit is a plain conditional write at 1× WRU; [`GroupScope::All`] groups
+//! those too, trading twice their WRU (cost) for fewer requests (throughput, CPU).
+//! Grouping is off unless `SHARDWISE_COMMIT_GROUP` sets the group size
+//! (`SHARDWISE_COMMIT_GROUP_SCOPE`: `transactions` or `all`); `infra/template.yaml` turns it
+//! on in its default scope for every function.
 //!
 //! Mechanics: [`DynamoStateStore::commit`](crate::DynamoStateStore) hands a commit whose
 //! actions all fit in one transaction to the [`Grouper`]'s queue and awaits its answer. A
@@ -48,6 +53,30 @@ const MAX_GROUP_BYTES: usize = 3_500_000;
 pub const GROUPS_IN_FLIGHT: usize = 8;
 /// Times an innocent commit is re-sent after its group was cancelled by others.
 const RESEND_ATTEMPTS: u32 = 8;
+
+/// Which commits go into groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupScope {
+    /// Only commits that are transactions anyway (state plus outputs or timer changes):
+    /// grouping them changes no write units.
+    #[default]
+    Transactions,
+    /// Every commit: single-item ones too, at twice their write units.
+    All,
+}
+
+impl GroupScope {
+    /// Parses `transactions` or `all` (the `SHARDWISE_COMMIT_GROUP_SCOPE` values).
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        match text.trim() {
+            "transactions" => Ok(Self::Transactions),
+            "all" => Ok(Self::All),
+            other => Err(Error::Config(format!(
+                "commit group scope must be `transactions` or `all`, not `{other}`"
+            ))),
+        }
+    }
+}
 
 /// One key's actions waiting for a group.
 struct Job {

@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWr
 use futures::{StreamExt, TryStreamExt};
 
 use crate::deadletter::{self, DeadLetter};
-use crate::dynamo_group::Grouper;
+use crate::dynamo_group::{GroupScope, Grouper};
 use crate::dynamo_item::{
     ATTR_FAILING, ATTR_HWM, ATTR_OUT_BODY, ATTR_OUT_KEY, ATTR_OUT_OPERATOR, ATTR_PK, ATTR_SK,
     ATTR_STATE, ATTR_TIMERS, ATTR_TTL, ATTR_UPDATED_AT, ATTR_VERSION, attribute_values,
@@ -64,6 +64,7 @@ pub struct DynamoStateStore {
     stats: Arc<StoreStats>,
     timers_table: Option<String>,
     grouper: Option<Arc<Grouper>>,
+    group_scope: GroupScope,
 }
 
 impl DynamoStateStore {
@@ -83,13 +84,21 @@ impl DynamoStateStore {
             stats: Arc::default(),
             timers_table: None,
             grouper: None,
+            group_scope: GroupScope::All,
         }
     }
 
-    /// Groups the commits a batch issues concurrently into transactions of up to
+    /// Groups every commit a batch issues concurrently into transactions of up to
     /// `max_actions` actions (see [`crate::dynamo_group`]); 0 or 1 commits each key alone.
     #[must_use]
-    pub fn with_commit_grouping(mut self, max_actions: usize) -> Self {
+    pub fn with_commit_grouping(self, max_actions: usize) -> Self {
+        self.with_commit_grouping_scope(max_actions, GroupScope::All)
+    }
+
+    /// Groups the commits in `scope` into transactions of up to `max_actions` actions.
+    #[must_use]
+    pub fn with_commit_grouping_scope(mut self, max_actions: usize, scope: GroupScope) -> Self {
+        self.group_scope = scope;
         self.grouper = (max_actions > 1).then(|| {
             Arc::new(Grouper::new(
                 self.client.clone(),
@@ -468,7 +477,9 @@ impl StateStore for DynamoStateStore {
     }
 
     async fn commit(&self, commit: &KeyCommit) -> Result<CommitResult, Error> {
+        let single = commit.outputs.is_empty() && commit.timers.is_empty();
         if let Some(grouper) = &self.grouper
+            && (self.group_scope == GroupScope::All || !single)
             && let Some(actions) = self.inline_actions(commit, grouper.max_actions())?
         {
             // Bodies dominate; 200 bytes per action for names, keys and versions.
@@ -477,7 +488,7 @@ impl StateStore for DynamoStateStore {
                 + 200 * actions.len();
             return grouper.commit(actions, bytes).await;
         }
-        if commit.outputs.is_empty() && commit.timers.is_empty() {
+        if single {
             self.single_update(commit).await
         } else {
             self.transaction(commit).await

@@ -50,7 +50,8 @@
 //! - [`state`] — state primitives with TTL; the 400 KB item limit policy.
 //! - [`store`] — the `StateStore` seam; [`dynamo_store`] — its DynamoDB implementation
 //!   ([`dynamo_item`]: the item layout; [`dynamo_group`]: several keys' commits in one
-//!   transaction, opt-in with `SHARDWISE_COMMIT_GROUP`);
+//!   transaction, opt-in with `SHARDWISE_COMMIT_GROUP`, by default only for commits that
+//!   are transactions anyway);
 //!   [`memory_store`] — an in-memory one with the same semantics, for unit tests.
 //! - [`fold`] — one key's records folded into its state (pure); [`commit`] — the batch
 //!   commit (grouping, reads, concurrent conditional writes, conflicts, throttles).

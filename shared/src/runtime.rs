@@ -60,7 +60,7 @@ pub async fn run_kinesis_with<O: Operator, C: Codec<O::Event>>(
     )
     .with_late_events_table(config.late_events_table.as_deref())
     .with_timers_table(config.timers_table.as_deref())
-    .with_commit_grouping(config.commit_group);
+    .with_commit_grouping_scope(config.commit_group, config.commit_group_scope);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let kinesis = aws_sdk_kinesis::Client::new(&sdk);
     let publisher = config

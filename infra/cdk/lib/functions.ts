@@ -105,6 +105,7 @@ function environment(p: StackParameters, s: Storage): Record<string, string> {
     FRAUD_HIGH_AMOUNT_MINOR: p.fraudHighAmountMinor.valueAsString,
     ALLOWED_LATENESS_SECONDS: p.allowedLatenessSeconds.valueAsString,
     SESSION_TIMEOUT_SECONDS: p.sessionTimeoutSeconds.valueAsString,
+    SHARDWISE_COMMIT_GROUP: p.commitGroup.valueAsString,
   };
 }
 

@@ -14,6 +14,7 @@ export interface StackParameters {
   readonly fraudHighAmountMinor: CfnParameter;
   readonly allowedLatenessSeconds: CfnParameter;
   readonly sessionTimeoutSeconds: CfnParameter;
+  readonly commitGroup: CfnParameter;
   readonly reconcileSchedule: CfnParameter;
   readonly rawArchiveRetentionDays: CfnParameter;
   readonly logRetentionDays: CfnParameter;
@@ -48,6 +49,8 @@ export function declareParameters(stack: Stack): StackParameters {
     allowedLatenessSeconds: num('AllowedLatenessSeconds', 300,
       'Event-time lateness daily-totals accepts before sending an event to late events.', 0),
     sessionTimeoutSeconds: num('SessionTimeoutSeconds', 120, 'Device-session inactivity timeout of session-tracker.', 30),
+    commitGroup: num('CommitGroup', 100,
+      "Actions per grouped TransactWriteItems of the stream functions' key commits that are transactions anyway (no extra write units; 0 turns grouping off).", 0, 100),
     reconcileSchedule: new CfnParameter(stack, 'ReconcileSchedule', {
       type: 'String',
       default: 'cron(15 2 * * ? *)',

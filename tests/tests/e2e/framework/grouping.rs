@@ -2,7 +2,10 @@
 //! `TransactWriteItems`, and a key that fails its condition is told so without taking
 //! the others down with it (see `shardwise::dynamo_group`).
 
-use shardwise::{CommitResult, DynamoStateStore, KeyCommit, StateStore, StoredState};
+use shardwise::dynamo_group::GroupScope;
+use shardwise::{
+    CommitResult, DynamoStateStore, KeyCommit, OutputItem, OutputTable, StateStore, StoredState,
+};
 use shardwise_tests::TestEnv;
 
 fn commit(key: &str, expected_version: Option<u64>, body: &str) -> KeyCommit {
@@ -81,4 +84,63 @@ async fn a_stale_key_in_a_group_gets_a_conflict_and_the_rest_of_the_group_commit
         let got = stored.get(key).map(|s| (s.version, s.body.as_str()));
         assert_eq!(got, Some(want), "{key}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_transactions_scope_groups_commits_with_outputs_and_leaves_single_writes_alone() {
+    let env = TestEnv::start().await;
+    let (state, out, dlq) = (
+        env.unique_name("scoped-state"),
+        env.unique_name("scoped-out"),
+        env.unique_name("scoped-dlq"),
+    );
+    for table in [&state, &out, &dlq] {
+        env.create_keyed_table(table).await.unwrap();
+    }
+    let store = DynamoStateStore::new(env.dynamodb(), &state, Some(&out), &dlq)
+        .with_commit_grouping_scope(25, GroupScope::Transactions);
+    let grouped = || {
+        store
+            .stats()
+            .grouped_transactions
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+
+    // Single-item commits stay plain conditional writes (1× WRU): no group is sent.
+    let singles: Vec<KeyCommit> = (0..10).map(|k| commit(&k.to_string(), None, "1")).collect();
+    let results = futures::future::join_all(singles.iter().map(|c| store.commit(c))).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(CommitResult::Committed)))
+    );
+    assert_eq!(grouped(), 0, "single writes are not grouped in this scope");
+
+    // Commits with an output are transactions anyway: they share groups.
+    let with_output: Vec<KeyCommit> = (10..20)
+        .map(|k| {
+            let mut c = commit(&k.to_string(), None, "1");
+            c.outputs.push(OutputItem {
+                table: OutputTable::Outputs,
+                pk: format!("out#{k}"),
+                sk: "scoped".into(),
+                key: k.to_string(),
+                body: "{}".into(),
+            });
+            c
+        })
+        .collect();
+    let results = futures::future::join_all(with_output.iter().map(|c| store.commit(c))).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(CommitResult::Committed)))
+    );
+    let sent = grouped();
+    assert!(
+        (1..10).contains(&sent),
+        "ten transactional commits issued together share groups ({sent} sent)"
+    );
+    let keys: Vec<String> = (0..20).map(|k| format!("grouped#{k}")).collect();
+    assert_eq!(store.get_many(&keys, true).await.unwrap().len(), 20);
 }
