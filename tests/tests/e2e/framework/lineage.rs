@@ -1,0 +1,176 @@
+//! High-water-mark pruning against the emulator's Kinesis (shardwise `shards` module):
+//! a one-shard stream split mid-way, every shard read back with GetRecords, delivered
+//! parents first (as the event source mapping does) to a processor whose
+//! `KinesisShardDirectory` asks the emulator's `ListShards` for the lineage. Batches are
+//! replayed at random, and the whole parent shard is re-delivered after its children (a
+//! late retry or zombie): only the children's marks can recognise it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use shardwise::{
+    EventTime, JsonCodec, KinesisShardDirectory, ManualClock, MemoryStateStore, ProcessingConfig,
+    Processor,
+};
+use shardwise_tests::{TestEnv, emulator_only};
+
+use super::fixture::{self, AccountState, OPERATOR, Produced, Totals, Txn};
+use super::kinesis_source::{put, read_shard};
+
+const PARENT: &str = "shardId-000000000000";
+const CHILDREN: [&str; 2] = ["shardId-000000000001", "shardId-000000000002"];
+
+type Proc = Processor<Totals, MemoryStateStore, JsonCodec<Txn>>;
+
+/// Delivers `records` in random batches under the stream's real ARN (so the directory
+/// can list it), replaying an earlier batch now and then. Returns the batches.
+async fn deliver(processor: &Proc, arn: &str, records: &[Produced], seed: u64) -> Vec<usize> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let (mut cursor, mut ends) = (0, Vec::new());
+    while cursor < records.len() {
+        let end = (cursor + rng.random_range(1..=30)).min(records.len());
+        let report = processor
+            .process(&event(arn, &records[cursor..end]))
+            .await
+            .unwrap();
+        assert!(report.first_failure.is_none(), "no faults are injected");
+        if rng.random_bool(0.2) {
+            let from = rng.random_range(0..=cursor);
+            processor
+                .process(&event(arn, &records[from..end]))
+                .await
+                .unwrap();
+        }
+        ends.push(end);
+        cursor = end;
+    }
+    ends
+}
+
+fn event(arn: &str, records: &[Produced]) -> aws_lambda_events::event::kinesis::KinesisEvent {
+    let mut event = fixture::lambda_event(records);
+    for record in &mut event.records {
+        record.event_source_arn = Some(arn.to_owned());
+    }
+    event
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_split_state_items_hold_no_parent_mark_and_a_late_parent_changes_nothing() {
+    let env = TestEnv::start().await;
+    emulator_only!(env, "counts the emulator's ListShards requests");
+    let client = env.kinesis();
+    let stream = env.unique_name("fw-lineage");
+    client
+        .create_stream()
+        .stream_name(&stream)
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap();
+    env.wait_stream_active(&stream).await;
+    let mut rng = SmallRng::seed_from_u64(7);
+    put(&client, &stream, &mut rng, 0, 200).await;
+    client
+        .split_shard()
+        .stream_name(&stream)
+        .shard_to_split(PARENT)
+        .new_starting_hash_key((1u128 << 127).to_string())
+        .send()
+        .await
+        .unwrap();
+    env.wait_stream_active(&stream).await;
+    put(&client, &stream, &mut rng, 200, 200).await;
+    let arn = client
+        .describe_stream_summary()
+        .stream_name(&stream)
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary()
+        .unwrap()
+        .stream_arn()
+        .to_owned();
+
+    let parent = read_shard(&client, &stream, PARENT).await;
+    let mut children = Vec::new();
+    for child in CHILDREN {
+        children.push(read_shard(&client, &stream, child).await);
+    }
+    assert_eq!(parent.len(), 200);
+    assert!(
+        children.iter().all(|c| !c.is_empty()),
+        "both children got records"
+    );
+    let all: Vec<Produced> = [parent.clone(), children.concat()].concat();
+    let expected = fixture::oracle(&all);
+
+    let store = Arc::new(MemoryStateStore::default());
+    let processor = Processor::new(
+        Arc::new(Totals),
+        Arc::clone(&store),
+        JsonCodec::default(),
+        ProcessingConfig::new("state", "dlq"),
+        Arc::new(ManualClock::new(EventTime(1_767_225_600_000))),
+    )
+    .with_shard_directory(Arc::new(KinesisShardDirectory::new(client.clone())));
+    let emulator = env.emulator.as_ref().unwrap();
+    let list_shards_before = emulator.metrics.get("kinesis", "ListShards").requests;
+
+    let parent_batches = deliver(&processor, &arn, &parent, 1).await;
+    for (i, child) in children.iter().enumerate() {
+        deliver(&processor, &arn, child, 2 + i as u64).await;
+    }
+    let settled = store.snapshot();
+    // The whole parent again, in its original batches, after the children.
+    let mut from = 0;
+    for end in parent_batches {
+        processor
+            .process(&event(&arn, &parent[from..end]))
+            .await
+            .unwrap();
+        from = end;
+    }
+    let snap = store.snapshot();
+    assert_eq!(
+        snap.states, settled.states,
+        "the late parent batches changed no state"
+    );
+
+    let moved: BTreeSet<String> = children
+        .concat()
+        .iter()
+        .filter_map(|r| r.txn.as_ref().map(|t| t.account.clone()))
+        .collect();
+    assert!(moved.len() >= 10, "most accounts got child records");
+    for account in &moved {
+        let item = &snap.states[&format!("{OPERATOR}#{account}")];
+        let marks: Vec<&str> = item.high_water.keys().map(|s| s.as_str()).collect();
+        assert!(
+            !marks.contains(&PARENT) && !marks.is_empty(),
+            "{account}: {marks:?}"
+        );
+    }
+    for k in 0..25 {
+        let account = format!("acct-{k}");
+        let actual: AccountState = snap
+            .states
+            .get(&format!("{OPERATOR}#{account}"))
+            .map(|s| serde_json::from_str(&s.body).unwrap())
+            .unwrap_or_default();
+        assert_eq!(
+            actual,
+            expected.states.get(&account).cloned().unwrap_or_default(),
+            "{account}"
+        );
+    }
+    let alerts: BTreeSet<String> = snap.outputs.keys().cloned().collect();
+    assert_eq!(alerts, expected.alerts);
+    let list_shards = emulator.metrics.get("kinesis", "ListShards").requests - list_shards_before;
+    assert!(
+        (1..=2).contains(&list_shards),
+        "one cached ListShards answer serves the run (TTL 60 s), got {list_shards}"
+    );
+}
