@@ -1,18 +1,19 @@
-//! High-water-mark pruning against the emulator's Kinesis (shardwise `shards` module):
-//! a one-shard stream split mid-way, every shard read back with GetRecords, delivered
-//! parents first (as the event source mapping does) to a processor whose
-//! `KinesisShardDirectory` asks the emulator's `ListShards` for the lineage. Batches are
+//! High-water-mark pruning against the emulator's Kinesis and DynamoDB (shardwise
+//! `shards` module): a one-shard stream split mid-way, every shard read back with
+//! GetRecords, delivered parents first (as the event source mapping does) to a processor
+//! committing to DynamoDB whose `KinesisShardDirectory` asks the emulator's `ListShards`
+//! for the lineage. Batches are
 //! replayed at random, and the whole parent shard is re-delivered after its children (a
 //! late retry or zombie): only the children's marks can recognise it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use shardwise::{
-    EventTime, JsonCodec, KinesisShardDirectory, ManualClock, MemoryStateStore, ProcessingConfig,
-    Processor,
+    DynamoStateStore, EventTime, JsonCodec, KinesisShardDirectory, ManualClock, ProcessingConfig,
+    Processor, StateStore, StoredState,
 };
 use shardwise_tests::{TestEnv, emulator_only};
 
@@ -22,7 +23,17 @@ use super::kinesis_source::{put, read_shard};
 const PARENT: &str = "shardId-000000000000";
 const CHILDREN: [&str; 2] = ["shardId-000000000001", "shardId-000000000002"];
 
-type Proc = Processor<Totals, MemoryStateStore, JsonCodec<Txn>>;
+type Proc = Processor<Totals, DynamoStateStore, JsonCodec<Txn>>;
+
+const ACCOUNTS: u64 = 25;
+
+/// Every account's state item (consistent reads), keyed by item key.
+async fn state_items(store: &DynamoStateStore) -> HashMap<String, StoredState> {
+    let keys: Vec<String> = (0..ACCOUNTS)
+        .map(|k| format!("{OPERATOR}#acct-{k}"))
+        .collect();
+    store.get_many(&keys, true).await.unwrap()
+}
 
 /// Delivers `records` in random batches under the stream's real ARN (so the directory
 /// can list it), replaying an earlier batch now and then. Returns the batches.
@@ -107,12 +118,22 @@ async fn after_a_split_state_items_hold_no_parent_mark_and_a_late_parent_changes
     let all: Vec<Produced> = [parent.clone(), children.concat()].concat();
     let expected = fixture::oracle(&all);
 
-    let store = Arc::new(MemoryStateStore::default());
+    let Some(tables) = super::create_tables(&env).await else {
+        return;
+    };
+    let store = Arc::new(DynamoStateStore::new(
+        env.dynamodb(),
+        &tables.state,
+        Some(&tables.output),
+        &tables.dead_letter,
+    ));
+    let mut config = ProcessingConfig::new(&tables.state, &tables.dead_letter);
+    config.output_table = Some(tables.output.clone());
     let processor = Processor::new(
         Arc::new(Totals),
         Arc::clone(&store),
         JsonCodec::default(),
-        ProcessingConfig::new("state", "dlq"),
+        config,
         Arc::new(ManualClock::new(EventTime(1_767_225_600_000))),
     )
     .with_shard_directory(Arc::new(KinesisShardDirectory::new(client.clone())));
@@ -123,7 +144,7 @@ async fn after_a_split_state_items_hold_no_parent_mark_and_a_late_parent_changes
     for (i, child) in children.iter().enumerate() {
         deliver(&processor, &arn, child, 2 + i as u64).await;
     }
-    let settled = store.snapshot();
+    let settled = state_items(&store).await;
     // The whole parent again, in its original batches, after the children.
     let mut from = 0;
     for end in parent_batches {
@@ -133,11 +154,8 @@ async fn after_a_split_state_items_hold_no_parent_mark_and_a_late_parent_changes
             .unwrap();
         from = end;
     }
-    let snap = store.snapshot();
-    assert_eq!(
-        snap.states, settled.states,
-        "the late parent batches changed no state"
-    );
+    let states = state_items(&store).await;
+    assert_eq!(states, settled, "the late parent batches changed no state");
 
     let moved: BTreeSet<String> = children
         .concat()
@@ -146,17 +164,16 @@ async fn after_a_split_state_items_hold_no_parent_mark_and_a_late_parent_changes
         .collect();
     assert!(moved.len() >= 10, "most accounts got child records");
     for account in &moved {
-        let item = &snap.states[&format!("{OPERATOR}#{account}")];
+        let item = &states[&format!("{OPERATOR}#{account}")];
         let marks: Vec<&str> = item.high_water.keys().map(|s| s.as_str()).collect();
         assert!(
             !marks.contains(&PARENT) && !marks.is_empty(),
             "{account}: {marks:?}"
         );
     }
-    for k in 0..25 {
+    for k in 0..ACCOUNTS {
         let account = format!("acct-{k}");
-        let actual: AccountState = snap
-            .states
+        let actual: AccountState = states
             .get(&format!("{OPERATOR}#{account}"))
             .map(|s| serde_json::from_str(&s.body).unwrap())
             .unwrap_or_default();
@@ -166,8 +183,11 @@ async fn after_a_split_state_items_hold_no_parent_mark_and_a_late_parent_changes
             "{account}"
         );
     }
-    let alerts: BTreeSet<String> = snap.outputs.keys().cloned().collect();
-    assert_eq!(alerts, expected.alerts);
+    assert_eq!(super::scan_ids(&env, &tables.output).await, expected.alerts);
+    assert_eq!(
+        super::scan_ids(&env, &tables.dead_letter).await,
+        expected.dead_letters
+    );
     let list_shards = emulator.metrics.get("kinesis", "ListShards").requests - list_shards_before;
     assert!(
         (1..=2).contains(&list_shards),
