@@ -2,9 +2,10 @@
 //! `shards` module): a one-shard stream split mid-way, every shard read back with
 //! GetRecords, delivered parents first (as the event source mapping does) to a processor
 //! committing to DynamoDB whose `KinesisShardDirectory` asks the emulator's `ListShards`
-//! for the lineage. Batches are
-//! replayed at random, and the whole parent shard is re-delivered after its children (a
-//! late retry or zombie): only the children's marks can recognise it.
+//! for the lineage. The two halves are then merged again, so the last shard has two
+//! parents and a grandparent. Batches are replayed at random, and every ancestor is
+//! re-delivered after its descendants (a late retry or zombie): only the descendants'
+//! marks can recognise it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -21,7 +22,9 @@ use super::fixture::{self, AccountState, OPERATOR, Produced, Totals, Txn};
 use super::kinesis_source::{put, read_shard};
 
 const PARENT: &str = "shardId-000000000000";
+/// The parent's split halves (0 → 1 + 2), merged again into the grandchild (1 + 2 → 3).
 const CHILDREN: [&str; 2] = ["shardId-000000000001", "shardId-000000000002"];
+const GRANDCHILD: &str = "shardId-000000000003";
 
 type Proc = Processor<Totals, DynamoStateStore, JsonCodec<Txn>>;
 
@@ -68,8 +71,38 @@ fn event(arn: &str, records: &[Produced]) -> aws_lambda_events::event::kinesis::
     event
 }
 
+/// Every account with a valid record in `records`.
+fn accounts_in(records: &[Produced]) -> BTreeSet<String> {
+    records
+        .iter()
+        .filter_map(|r| r.txn.as_ref().map(|t| t.account.clone()))
+        .collect()
+}
+
+/// Each account's marked shards.
+fn marks(states: &HashMap<String, StoredState>, account: &str) -> BTreeSet<String> {
+    states[&format!("{OPERATOR}#{account}")]
+        .high_water
+        .keys()
+        .map(|s| s.0.clone())
+        .collect()
+}
+
+/// Re-delivers `records` in the original batches (`ends`).
+async fn redeliver(processor: &Proc, arn: &str, records: &[Produced], ends: &[usize]) {
+    let mut from = 0;
+    for &end in ends {
+        processor
+            .process(&event(arn, &records[from..end]))
+            .await
+            .unwrap();
+        from = end;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_split_state_items_hold_no_parent_mark_and_a_late_parent_changes_nothing() {
+async fn after_a_split_and_a_merge_state_items_hold_only_the_newest_marks_and_late_ancestors_change_nothing()
+ {
     let env = TestEnv::start().await;
     emulator_only!(env, "counts the emulator's ListShards requests");
     let client = env.kinesis();
@@ -94,6 +127,16 @@ async fn after_a_split_state_items_hold_no_parent_mark_and_a_late_parent_changes
         .unwrap();
     env.wait_stream_active(&stream).await;
     put(&client, &stream, &mut rng, 200, 200).await;
+    client
+        .merge_shards()
+        .stream_name(&stream)
+        .shard_to_merge(CHILDREN[0])
+        .adjacent_shard_to_merge(CHILDREN[1])
+        .send()
+        .await
+        .unwrap();
+    env.wait_stream_active(&stream).await;
+    put(&client, &stream, &mut rng, 400, 200).await;
     let arn = client
         .describe_stream_summary()
         .stream_name(&stream)
@@ -110,12 +153,14 @@ async fn after_a_split_state_items_hold_no_parent_mark_and_a_late_parent_changes
     for child in CHILDREN {
         children.push(read_shard(&client, &stream, child).await);
     }
+    let grandchild = read_shard(&client, &stream, GRANDCHILD).await;
     assert_eq!(parent.len(), 200);
     assert!(
         children.iter().all(|c| !c.is_empty()),
-        "both children got records"
+        "both halves got records"
     );
-    let all: Vec<Produced> = [parent.clone(), children.concat()].concat();
+    assert_eq!(grandchild.len(), 200);
+    let all: Vec<Produced> = [parent.clone(), children.concat(), grandchild.clone()].concat();
     let expected = fixture::oracle(&all);
 
     let Some(tables) = super::create_tables(&env).await else {
@@ -140,37 +185,47 @@ async fn after_a_split_state_items_hold_no_parent_mark_and_a_late_parent_changes
     let emulator = env.emulator.as_ref().unwrap();
     let list_shards_before = emulator.metrics.get("kinesis", "ListShards").requests;
 
+    // Generation by generation, as the event source mapping reads a resharded stream.
     let parent_batches = deliver(&processor, &arn, &parent, 1).await;
+    let mut child_batches = Vec::new();
     for (i, child) in children.iter().enumerate() {
-        deliver(&processor, &arn, child, 2 + i as u64).await;
+        child_batches.push(deliver(&processor, &arn, child, 2 + i as u64).await);
     }
-    let settled = state_items(&store).await;
-    // The whole parent again, in its original batches, after the children.
-    let mut from = 0;
-    for end in parent_batches {
-        processor
-            .process(&event(&arn, &parent[from..end]))
-            .await
-            .unwrap();
-        from = end;
-    }
-    let states = state_items(&store).await;
-    assert_eq!(states, settled, "the late parent batches changed no state");
-
-    let moved: BTreeSet<String> = children
-        .concat()
-        .iter()
-        .filter_map(|r| r.txn.as_ref().map(|t| t.account.clone()))
-        .collect();
-    assert!(moved.len() >= 10, "most accounts got child records");
+    let after_split = state_items(&store).await;
+    let moved = accounts_in(&children.concat());
+    assert!(moved.len() >= 10, "most accounts got records from a half");
     for account in &moved {
-        let item = &states[&format!("{OPERATOR}#{account}")];
-        let marks: Vec<&str> = item.high_water.keys().map(|s| s.as_str()).collect();
+        let marks = marks(&after_split, account);
         assert!(
-            !marks.contains(&PARENT) && !marks.is_empty(),
+            !marks.contains(PARENT) && !marks.is_empty(),
             "{account}: {marks:?}"
         );
     }
+    deliver(&processor, &arn, &grandchild, 4).await;
+    let settled = state_items(&store).await;
+    let merged = accounts_in(&grandchild);
+    assert!(
+        merged.len() >= 10,
+        "most accounts got records after the merge"
+    );
+    for account in &merged {
+        assert_eq!(
+            marks(&settled, account),
+            BTreeSet::from([GRANDCHILD.to_owned()]),
+            "{account}: both parents' and the grandparent's marks are pruned"
+        );
+    }
+
+    // Every ancestor again, in its original batches, after its descendants.
+    redeliver(&processor, &arn, &parent, &parent_batches).await;
+    for (child, ends) in children.iter().zip(&child_batches) {
+        redeliver(&processor, &arn, child, ends).await;
+    }
+    let states = state_items(&store).await;
+    assert_eq!(
+        states, settled,
+        "the late ancestor batches changed no state"
+    );
     for k in 0..ACCOUNTS {
         let account = format!("acct-{k}");
         let actual: AccountState = states
