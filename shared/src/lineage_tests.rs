@@ -19,7 +19,7 @@ use crate::error::{Error, RetryClass};
 use crate::ids::{EventTime, ShardId};
 use crate::memory_store::MemoryStateStore;
 use crate::operator::{Context, Operator, RecordMeta};
-use crate::shards::{ShardDirectory, ShardListing, StaticShards};
+use crate::shards::{ListedShard, ShardDirectory, ShardListing, StaticShards};
 use crate::state::{KeyedState, ValueState};
 use crate::store::{CommitResult, KeyCommit, StateStore, StoredState};
 
@@ -126,6 +126,40 @@ fn marks(store: &MemoryStateStore, key: &str) -> BTreeSet<String> {
 
 fn set(shards: &[&str]) -> BTreeSet<String> {
     shards.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn ids(shards: &BTreeSet<ShardId>) -> BTreeSet<String> {
+    shards.iter().map(|s| s.0.clone()).collect()
+}
+
+#[test]
+fn a_listing_follows_parents_named_by_listed_shards_and_ends_on_a_malformed_cycle() {
+    let shard = |id: &str, parents: &[&str], open| ListedShard {
+        id: id.into(),
+        parents: parents.iter().map(|p| (*p).to_owned()).collect(),
+        open,
+    };
+    // "a" has expired: only its child still names it. "x" and "y" claim each other.
+    let listing = ShardListing::new(
+        [
+            shard("b", &["a"], false),
+            shard("c", &["b"], true),
+            shard("x", &["y"], true),
+            shard("y", &["x"], true),
+        ],
+        Instant::now(),
+    );
+    assert_eq!(
+        ids(&listing.ancestors(&ShardId("c".into()))),
+        set(&["a", "b"])
+    );
+    assert_eq!(
+        ids(&listing.descendants(&ShardId("a".into()))),
+        set(&["b", "c"])
+    );
+    assert_eq!(ids(&listing.ancestors(&ShardId("x".into()))), set(&["y"]));
+    assert!(!listing.contains(&ShardId("a".into())));
+    assert_eq!(listing.open_shards(), vec!["c", "x", "y"]);
 }
 
 const FROM_PARENT: &[(u64, &str, i64)] = &[(10, "a", 1), (11, "a", 2), (12, "b", 5)];
