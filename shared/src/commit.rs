@@ -17,6 +17,12 @@
 //! re-delivery, uncommitted keys are applied then. In `at_least_once` mode the marks are
 //! not consulted and writes are unconditional — cheaper, and re-deliveries double-apply.
 //!
+//! Resharding: with a shard directory, the key's marks for the ancestors of the shard it
+//! commits from are pruned, and a record whose shard has a marked descendant is a
+//! duplicate ([`crate::shards`] has the rule and why it is safe). The lineage is resolved
+//! after the read and before any commit — only when some key holds another shard's
+//! mark — so a failed `ListShards` fails the whole batch with nothing committed.
+//!
 //! Timers: the fold's timer changes are netted against the key's stored timers and
 //! become timer-item puts/deletes in the same transaction ([`crate::timer_store`]).
 //! Watermarks: the operator's watermark document is read with the keys (same
@@ -29,7 +35,7 @@
 //! accounts and 1,000-record batches nearly every record has its own key, so we pay
 //! ≈ 0.33× its write requests — and less the more records share a key in a batch.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -44,11 +50,11 @@ use crate::config::{Consistency, ProcessingConfig};
 use crate::deadletter::DeadLetter;
 use crate::error::{Error, RetryClass};
 use crate::fold::{Disposition, KeyFold};
-use crate::ids::{EventTime, SequenceNumber};
+use crate::ids::{EventTime, SequenceNumber, ShardId};
 use crate::metrics::BatchMetrics;
 use crate::operator::Operator;
 use crate::retry::backoff;
-use crate::shards::ShardDirectory;
+use crate::shards::{ExpiredShards, Lineage, ShardDirectory, resolve_lineage};
 use crate::sinks::{KinesisSink, SinkRecord};
 use crate::store::{CommitResult, FailingRecord, KeyCommit, OutputTable, StateStore, StoredState};
 use crate::timer_store::{apply_changes, plan_writes};
@@ -80,6 +86,14 @@ pub struct Processor<O, S, C> {
     clock: Arc<dyn Clock>,
     publisher: Option<KinesisSink>,
     shards: Option<Arc<dyn ShardDirectory>>,
+    expired: ExpiredShards,
+}
+
+/// The batch's stream and shards, and the lineage facts resolved after the first read.
+struct LineageScope<'a> {
+    arn: Option<&'a str>,
+    shards: BTreeSet<ShardId>,
+    facts: Option<Arc<Lineage>>,
 }
 
 /// One key's share of a batch.
@@ -119,6 +133,7 @@ where
             clock,
             publisher: None,
             shards: None,
+            expired: ExpiredShards::default(),
         }
     }
 
@@ -135,23 +150,41 @@ where
 
     /// Discovers the source stream's open shards after each batch that moves the
     /// watermark, and registers the ones that have not reported yet so they hold the
-    /// operator watermark back (see [`crate::shards`]). Without it, shards count from
-    /// their first committed batch on.
+    /// operator watermark back; and uses the shards' lineage to prune the high-water
+    /// marks of retired shards (see [`crate::shards`]). Without it, shards count from
+    /// their first committed batch on and marks are never pruned.
     #[must_use]
     pub fn with_shard_directory(mut self, shards: Arc<dyn ShardDirectory>) -> Self {
         self.shards = Some(shards);
         self
     }
 
+    /// The lineage facts for folding the batch's shards over keys whose marks, read at
+    /// `read_at`, name `marked` shards; `None` without a directory or when not needed.
+    async fn lineage<'m>(
+        &self,
+        scope: &LineageScope<'_>,
+        marked: impl IntoIterator<Item = &'m ShardId>,
+        read_at: Instant,
+    ) -> Result<Option<Arc<Lineage>>, Error> {
+        let (Some(directory), Some(arn)) = (&self.shards, scope.arn) else {
+            return Ok(None);
+        };
+        let facts = resolve_lineage(
+            &**directory,
+            arn,
+            &scope.shards,
+            marked,
+            read_at,
+            &self.expired,
+        )
+        .await?;
+        Ok(facts.map(Arc::new))
+    }
+
     /// Open shards of the batch's stream that the watermark document does not know yet.
     async fn undiscovered_shards(&self, event: &KinesisEvent, known: &Watermarks) -> Vec<String> {
-        let (Some(directory), Some(arn)) = (
-            &self.shards,
-            event
-                .records
-                .iter()
-                .find_map(|r| r.event_source_arn.as_deref()),
-        ) else {
+        let (Some(directory), Some(arn)) = (&self.shards, source_arn(event)) else {
             return Vec::new();
         };
         match directory.open_shards(arn).await {
@@ -270,10 +303,32 @@ where
         let watermark_key = watermark::item_key(self.operator.name());
         item_keys.push(watermark_key.clone());
         let mut stored = self.read_with_retry(&item_keys, &mut metrics).await?;
+        let read_at = Instant::now();
         item_keys.pop();
         let watermark_item = stored.remove(&watermark_key);
         let watermarks = Watermarks::from_stored(watermark_item.as_ref());
         let operator_watermark = watermarks.operator_watermark(now, &self.config.watermark);
+
+        // Lineage facts, before any commit: a failure must leave nothing half-applied.
+        let mut scope = LineageScope {
+            arn: source_arn(event),
+            shards: records.iter().map(|r| r.meta.shard.clone()).collect(),
+            facts: None,
+        };
+        let marked = stored.values().flat_map(|s| s.high_water.keys());
+        scope.facts = match self.lineage(&scope, marked, read_at).await {
+            Ok(facts) => facts,
+            Err(e) if self.exactly_once() => {
+                return Err(Error::Transient(format!(
+                    "shard lineage unavailable, batch not applied: {e}"
+                )));
+            }
+            Err(e) => {
+                // At least once, lineage only prunes: skip it this time.
+                tracing::warn!(error = %e, "shard lineage unavailable; marks not pruned");
+                None
+            }
+        };
 
         // 3. One conditional write per key, concurrently.
         let outcomes: Vec<Result<KeyOutcome, Error>> =
@@ -286,6 +341,7 @@ where
                         initial,
                         &records,
                         (now, operator_watermark),
+                        &scope,
                     )
                 })
                 .buffer_unordered(self.config.commit_concurrency.max(1))
@@ -418,6 +474,7 @@ where
         mut stored: Option<StoredState>,
         records: &[BatchRecord],
         (now, watermark): (EventTime, EventTime),
+        scope: &LineageScope<'_>,
     ) -> Result<KeyOutcome, Error> {
         let KeyGroup {
             key,
@@ -426,18 +483,20 @@ where
         } = group;
         let mut outcome = KeyOutcome::default();
         let first = positions.first().copied();
-        let fold = KeyFold {
-            operator_name: self.operator.name(),
-            key: &key,
-            records,
-            positions: &positions,
-            dedupe: self.exactly_once(),
-            max_state_bytes: self.config.max_state_bytes,
-            now,
-            watermark,
-        };
+        let mut lineage = scope.facts.clone();
         let mut conflicts = 0;
         loop {
+            let fold = KeyFold {
+                operator_name: self.operator.name(),
+                key: &key,
+                records,
+                positions: &positions,
+                dedupe: self.exactly_once(),
+                max_state_bytes: self.config.max_state_bytes,
+                now,
+                watermark,
+                lineage: lineage.as_deref(),
+            };
             let mut dispositions = HashMap::new();
             let (folded, stop, failing) = loop {
                 let folded = fold.run_to_completion(
@@ -554,6 +613,18 @@ where
                             return Ok(outcome);
                         }
                     }
+                    // The rival may have been a child shard's commit: its mark needs facts
+                    // the batch's may not cover (a cache hit when they do).
+                    let marked = stored.iter().flat_map(|s| s.high_water.keys());
+                    match self.lineage(scope, marked, Instant::now()).await {
+                        Ok(facts) => lineage = facts,
+                        Err(e) if self.exactly_once() => {
+                            tracing::warn!(key = %key, error = %e, "shard lineage unavailable; key will be re-delivered");
+                            outcome.failed_at = first;
+                            return Ok(outcome);
+                        }
+                        Err(_) => lineage = None,
+                    }
                 }
                 Ok(CommitResult::Conflict) => {
                     outcome.failed_at = first;
@@ -593,6 +664,14 @@ impl<O: Operator, S, C> Processor<O, S, C> {
     pub fn operator_name(&self) -> &str {
         self.operator.name()
     }
+}
+
+/// The batch's source stream (`eventSourceARN`; every record of a batch has the same).
+fn source_arn(event: &KinesisEvent) -> Option<&str> {
+    event
+        .records
+        .iter()
+        .find_map(|r| r.event_source_arn.as_deref())
 }
 
 /// Keeps the last of several outputs to the same item (a keyed output updated by later

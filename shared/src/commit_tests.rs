@@ -376,9 +376,9 @@ async fn shards_that_have_not_reported_yet_hold_the_operator_watermark_back() {
         EventTime(600_000 - policy.out_of_orderness_ms),
         "without discovery the first shard sets the watermark alone"
     );
-    let discovered = watermark_after_one_batch(Some(crate::shards::StaticShards(vec![
-        "shardId-0".into(),
-        "shardId-1".into(),
+    let discovered = watermark_after_one_batch(Some(crate::shards::StaticShards::new([
+        "shardId-0",
+        "shardId-1",
     ])))
     .await;
     assert_eq!(discovered.shards["shardId-1"].watermark, i64::MIN);

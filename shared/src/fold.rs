@@ -1,7 +1,11 @@
 //! Folding one key's records of a batch into its state: the pure part of the commit.
 //!
 //! The fold starts from the stored state, skips records at or below the key's
-//! high-water mark for their shard (exactly-once mode), applies the rest in shard order
+//! high-water mark for their shard (exactly-once mode) — or, given the batch's
+//! [`Lineage`], records of a shard whose descendant already has a mark — and prunes the
+//! marks of the ancestors of a shard it commits a change from (the rule and why it is
+//! safe: [`crate::shards`]). Lineage is fetched before the fold, which stays synchronous.
+//! It then applies the remaining records in shard order
 //! and collects outputs under deterministic ids. Operator errors do not leave a
 //! half-mutated state behind: the fold is restarted from the stored state with the
 //! failing record marked — poison records are skipped (and dead-lettered by the
@@ -16,6 +20,7 @@ use crate::codec::Codec;
 use crate::error::{Error, RetryClass};
 use crate::ids::{EventTime, SequenceNumber, ShardId};
 use crate::operator::{Context, Effects, Operator, Placement, TimerChange};
+use crate::shards::Lineage;
 use crate::state::KeyedState;
 use crate::store::{OutputItem, OutputTable, StoredState};
 
@@ -69,6 +74,9 @@ pub struct KeyFold<'a> {
     pub now: EventTime,
     /// The operator's watermark at the start of the batch.
     pub watermark: EventTime,
+    /// The batch shards' ancestors and descendants, when the key's marks need them
+    /// (`None`: no shard directory, or only the batch's own shard is marked).
+    pub lineage: Option<&'a Lineage>,
 }
 
 impl KeyFold<'_> {
@@ -102,9 +110,13 @@ impl KeyFold<'_> {
                 continue;
             };
             let meta = &record.meta;
+            // Rule 1 of `shards`: at or below the shard's mark, or a descendant is marked.
             let seen = high_water
                 .get(&meta.shard)
-                .is_some_and(|hwm| &meta.sequence <= hwm);
+                .is_some_and(|hwm| &meta.sequence <= hwm)
+                || self
+                    .lineage
+                    .is_some_and(|l| l.superseded(&meta.shard, &high_water));
             if self.dedupe && seen {
                 duplicates += 1;
                 continue;
@@ -137,6 +149,10 @@ impl KeyFold<'_> {
             }
             changed = true;
             if !seen {
+                // Rule 2: this shard's mark subsumes its ancestors'.
+                if let Some(lineage) = self.lineage {
+                    lineage.prune(&meta.shard, &mut high_water);
+                }
                 high_water.insert(meta.shard.clone(), meta.sequence.clone());
             }
         }

@@ -57,7 +57,8 @@
 //!   commit (grouping, reads, concurrent conditional writes, conflicts, throttles).
 //! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`deadletter`] — poison records and timers.
 //! - [`watermark`] — per-shard watermarks, idle advancement, forced floors; [`shards`] —
-//!   `ListShards` discovery, so shards that have not reported yet hold the watermark back.
+//!   `ListShards` discovery, so shards that have not reported yet hold the watermark back,
+//!   and shard lineage, so the high-water marks of retired parent shards are pruned.
 //! - [`window`] — event-time windows (tumbling, sliding, session), aggregates, allowed
 //!   lateness and the late side output; [`sketch`] — HyperLogLog and a deterministic
 //!   reservoir sample, usable as window aggregates.
@@ -98,6 +99,8 @@ pub mod error;
 pub mod fold;
 pub mod harness;
 pub mod ids;
+#[cfg(test)]
+mod lineage_tests;
 pub mod memory_store;
 pub mod metrics;
 pub mod operator;

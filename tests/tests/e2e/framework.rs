@@ -17,6 +17,7 @@ mod faults;
 mod fixture;
 mod grouping;
 mod kinesis_source;
+mod lineage;
 mod outputs;
 mod routing;
 mod sinks;

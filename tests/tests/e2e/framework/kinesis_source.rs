@@ -21,7 +21,7 @@ use super::fixture::{self, AccountState, OPERATOR, Produced, Totals, Txn};
 use super::{Chaos, deliver};
 
 /// Puts `n` transactions (ids from `first_id`), ~3% undecodable.
-async fn put(client: &Client, stream: &str, rng: &mut SmallRng, first_id: u64, n: u64) {
+pub(super) async fn put(client: &Client, stream: &str, rng: &mut SmallRng, first_id: u64, n: u64) {
     let mut entries = Vec::new();
     for id in first_id..first_id + n {
         let account = format!("acct-{}", rng.random_range(0..25));
@@ -57,7 +57,7 @@ async fn put(client: &Client, stream: &str, rng: &mut SmallRng, first_id: u64, n
 }
 
 /// Reads a whole shard from TRIM_HORIZON.
-async fn read_shard(client: &Client, stream: &str, shard: &str) -> Vec<Produced> {
+pub(super) async fn read_shard(client: &Client, stream: &str, shard: &str) -> Vec<Produced> {
     let mut iterator = client
         .get_shard_iterator()
         .stream_name(stream)
