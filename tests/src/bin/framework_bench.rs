@@ -64,8 +64,9 @@ struct Args {
     #[arg(long)]
     memory: bool,
     /// Group the key commits into TransactWriteItems of up to this many actions
-    /// (`SHARDWISE_COMMIT_GROUP`; 0: each key commits alone). Writes/1k then counts
-    /// DynamoDB requests, and WCU/1k stays the per-key estimate (transactions bill 2×).
+    /// (`SHARDWISE_COMMIT_GROUP` with `SHARDWISE_COMMIT_GROUP_SCOPE=all`: this operator's
+    /// commits are single writes; 0: each key commits alone). Writes/1k then counts
+    /// DynamoDB requests, and WCU/1k doubles (transactions bill 2×).
     #[arg(long, default_value_t = 0)]
     group: usize,
     /// Injected DynamoDB latencies to measure, ms.
@@ -117,6 +118,8 @@ struct Metered<S> {
     reads: AtomicU64,
     writes: AtomicU64,
     wcu: AtomicU64,
+    /// Every commit goes out in a transaction (grouped), billed at 2×.
+    transactional: bool,
 }
 
 impl<S: StateStore> StateStore for Metered<S> {
@@ -133,7 +136,11 @@ impl<S: StateStore> StateStore for Metered<S> {
     async fn commit(&self, c: &KeyCommit) -> Result<CommitResult, Error> {
         let hwm: usize = c.state.high_water.keys().map(|s| s.0.len() + 129 + 3).sum();
         let bytes = 2 + c.item_key.len() + 5 + c.state.body.len() + 7 + 4 + 3 + hwm + 10 + 8;
-        let factor = if c.outputs.is_empty() { 1 } else { 2 };
+        let factor = if self.transactional || !c.outputs.is_empty() {
+            2
+        } else {
+            1
+        };
         self.writes.fetch_add(1, Ordering::Relaxed);
         self.wcu
             .fetch_add((bytes.div_ceil(1024) * factor) as u64, Ordering::Relaxed);
@@ -263,6 +270,7 @@ async fn run_commit_path<S: StateStore>(
         reads: AtomicU64::new(0),
         writes: AtomicU64::new(0),
         wcu: AtomicU64::new(0),
+        transactional: args.group > 1 && !args.memory,
     });
     let mut config = ProcessingConfig::new(state, dlq);
     config.commit_concurrency = args.concurrency;
