@@ -48,17 +48,17 @@ export const FUNCTION_SPECS: FunctionSpec[] = [
   {
     name: 'fraud-detector', prefix: 'FraudDetector', memorySize: 512,
     description: 'Per-account fraud rules and score; alerts exactly once to the alerts table and stream.',
-    stream: { batchSize: 500, maxBatchingWindowSeconds: 0, maxRetryAttempts: 10, maxRecordAgeSeconds: 21600 },
+    stream: { batchSize: 10000, maxBatchingWindowSeconds: 0, maxRetryAttempts: 10, maxRecordAgeSeconds: 21600 },
   },
   {
     name: 'daily-totals', prefix: 'DailyTotals', memorySize: 512,
     description: 'Event-time daily windows per merchant and product, late side output.',
-    stream: { batchSize: 1000, maxBatchingWindowSeconds: 1, maxRetryAttempts: 10, maxRecordAgeSeconds: 86400 },
+    stream: { batchSize: 10000, maxBatchingWindowSeconds: 1, maxRetryAttempts: 10, maxRecordAgeSeconds: 86400 },
   },
   {
     name: 'session-tracker', prefix: 'SessionTracker',
     description: 'Device sessions with processing-time heartbeats and an inactivity timeout.',
-    stream: { batchSize: 500, maxBatchingWindowSeconds: 1, maxRetryAttempts: 10, maxRecordAgeSeconds: 21600 },
+    stream: { batchSize: 10000, maxBatchingWindowSeconds: 1, maxRetryAttempts: 10, maxRecordAgeSeconds: 21600 },
   },
   {
     name: 'archiver', prefix: 'Archiver', memorySize: 512,
