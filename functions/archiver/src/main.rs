@@ -9,6 +9,11 @@ use lambda_runtime::{LambdaEvent, service_fn};
 /// Bucket for the raw archive (infra/template.yaml Globals).
 const ENV_ARCHIVE_BUCKET: &str = "ARCHIVE_BUCKET";
 
+/// mimalloc: glibc malloc (with `malloc_consolidate` on the large batch payloads) was ~40%
+/// of a stream function's CPU in the pipeline benchmark (perf); the emulator uses it too.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shardwise::runtime::init_tracing();

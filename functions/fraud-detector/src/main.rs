@@ -12,6 +12,11 @@ use fraud_detector::{FraudConfig, FraudDetector, processing_config};
 use monitoring::codec::TransactionCodec;
 use shardwise::config::ENV_WATERMARK_OUT_OF_ORDERNESS_MS;
 
+/// mimalloc: glibc malloc (with `malloc_consolidate` on the large batch payloads) was ~40%
+/// of a stream function's CPU in the pipeline benchmark (perf); the emulator uses it too.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let lookup = |name: &str| std::env::var(name).ok();

@@ -13,6 +13,11 @@ fn required(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("{name} is not set"))
 }
 
+/// mimalloc: glibc malloc (with `malloc_consolidate` on the large batch payloads) was ~40%
+/// of a stream function's CPU in the pipeline benchmark (perf); the emulator uses it too.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shardwise::runtime::init_tracing();

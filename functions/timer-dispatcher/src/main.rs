@@ -9,6 +9,11 @@ use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 use shardwise::{Clock, DynamoStateStore, ProcessingConfig, SystemClock};
 
+/// mimalloc: glibc malloc (with `malloc_consolidate` on the large batch payloads) was ~40%
+/// of a stream function's CPU in the pipeline benchmark (perf); the emulator uses it too.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shardwise::runtime::init_tracing();

@@ -269,6 +269,22 @@ impl Number {
     pub fn significant_digits(&self) -> usize {
         self.digits.len()
     }
+
+    /// The nearest `f64` (up to its rounding): for comparisons such as TTL timestamps,
+    /// without formatting and re-parsing text (the TTL sweeper does this for every item
+    /// of a table twice a second).
+    pub fn to_f64(&self) -> f64 {
+        // 17 significant digits determine an f64; the rest cannot change the comparison
+        // of a timestamp in seconds.
+        let kept = self.digits.len().min(17);
+        let mantissa = self.digits[..kept]
+            .iter()
+            .fold(0u64, |m, d| m * 10 + u64::from(*d));
+        // `kept` ≤ 17, so the cast is lossless.
+        let scale = i64::from(self.exponent) - (kept as i64 - 1);
+        let magnitude = mantissa as f64 * 10f64.powi(scale.clamp(-400, 400) as i32);
+        if self.negative { -magnitude } else { magnitude }
+    }
 }
 
 fn add_magnitudes(a: &[u8], b: &[u8]) -> Vec<u8> {
@@ -362,6 +378,26 @@ impl fmt::Display for Number {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn to_f64_agrees_with_the_text_for_timestamps_fractions_and_extremes() {
+        for text in [
+            "0",
+            "1795333669",
+            "1795333669.375",
+            "-42.5",
+            "0.000123",
+            "1e3",
+            "12345678901234567890123456789",
+            "9.9999999999999999999999999999999999999E+125",
+            "1E-130",
+        ] {
+            let want: f64 = text.parse().unwrap();
+            let got = Number::parse(text).unwrap().to_f64();
+            let tolerance = want.abs() * 1e-15;
+            assert!((got - want).abs() <= tolerance, "{text}: {got} vs {want}");
+        }
+    }
 
     fn n(text: &str) -> Number {
         Number::parse(text).unwrap()

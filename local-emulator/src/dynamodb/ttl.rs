@@ -18,9 +18,7 @@ fn expired(item: &Item, attr: &str, cutoff: f64, now: f64) -> bool {
     let Some(AttrValue::N(n)) = item.get(attr) else {
         return false;
     };
-    let Ok(ttl) = n.to_string().parse::<f64>() else {
-        return false;
-    };
+    let ttl = n.to_f64();
     ttl < cutoff && ttl > now - MAX_PAST_SECS
 }
 

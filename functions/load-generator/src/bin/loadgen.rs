@@ -79,6 +79,11 @@ struct Args {
     jsonl: Option<PathBuf>,
 }
 
+/// mimalloc: glibc malloc (with `malloc_consolidate` on the large batch payloads) was ~40%
+/// of a stream function's CPU in the pipeline benchmark (perf); the emulator uses it too.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
