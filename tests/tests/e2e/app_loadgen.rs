@@ -26,14 +26,7 @@ async fn load_generator_retries_only_throttled_entries_and_keeps_every_accounts_
     .await;
     let kinesis = env.kinesis();
     let stream = env.unique_name("loadgen");
-    kinesis
-        .create_stream()
-        .stream_name(&stream)
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap();
-    env.wait_stream_active(&stream).await;
+    env.create_active_stream(&stream, 1).await;
 
     // ~2,600 records on one shard (1,000 records/s): sent as fast as possible, a good
     // part of every request is refused with ProvisionedThroughputExceededException.
@@ -201,14 +194,7 @@ async fn load_generator_throughput() {
     let env = TestEnv::start_emulator(Config::default()).await;
     let kinesis = env.kinesis();
     let stream = env.unique_name("loadgen-speed");
-    kinesis
-        .create_stream()
-        .stream_name(&stream)
-        .shard_count(4)
-        .send()
-        .await
-        .unwrap();
-    env.wait_stream_active(&stream).await;
+    env.create_active_stream(&stream, 4).await;
     let generated = generate(&GeneratorConfig {
         seed: 1,
         transactions: 50_000,

@@ -105,14 +105,7 @@ async fn records_read_from_a_merged_stream_are_committed_exactly_once() {
     }
     let client = env.kinesis();
     let stream = env.unique_name("fw-source");
-    client
-        .create_stream()
-        .stream_name(&stream)
-        .shard_count(2)
-        .send()
-        .await
-        .unwrap();
-    env.wait_stream_active(&stream).await;
+    env.create_active_stream(&stream, 2).await;
     let mut rng = SmallRng::seed_from_u64(42);
     put(&client, &stream, &mut rng, 0, 300).await;
     client

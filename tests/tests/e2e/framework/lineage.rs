@@ -107,14 +107,7 @@ async fn after_a_split_and_a_merge_state_items_hold_only_the_newest_marks_and_la
     emulator_only!(env, "counts the emulator's ListShards requests");
     let client = env.kinesis();
     let stream = env.unique_name("fw-lineage");
-    client
-        .create_stream()
-        .stream_name(&stream)
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap();
-    env.wait_stream_active(&stream).await;
+    env.create_active_stream(&stream, 1).await;
     let mut rng = SmallRng::seed_from_u64(7);
     put(&client, &stream, &mut rng, 0, 200).await;
     client
