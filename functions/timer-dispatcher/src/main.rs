@@ -26,7 +26,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         &config.dead_letter_table,
     )
     .with_late_events_table(config.late_events_table.as_deref())
-    .with_timers_table(config.timers_table.as_deref());
+    .with_timers_table(config.timers_table.as_deref())
+    .with_commit_grouping_scope(config.commit_group, config.commit_group_scope);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let dispatcher = Arc::new(timer_dispatcher::dispatcher(
         Arc::new(store),

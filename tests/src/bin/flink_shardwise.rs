@@ -47,17 +47,20 @@ struct Args {
     /// The `daily-totals` executable (default: next to this binary).
     #[arg(long)]
     daily_totals_bin: Option<PathBuf>,
-    /// Timer firings in flight at the end of input.
-    #[arg(long, default_value_t = 4)]
+    /// Timer firings in flight at the end of input (R1 and R2 hold one timer per key, so
+    /// firings do not conflict; their commits share transactions as in the template).
+    #[arg(long, default_value_t = 64)]
     dispatch_concurrency: usize,
     /// Records per invocation (the templates' BatchSize).
     #[arg(long, default_value_t = 500)]
     batch_size: u32,
 }
 
+/// The function binary: as given (made absolute: the emulator runs functions from
+/// another directory, where a relative path would not spawn) or next to this one.
 fn sibling(given: Option<PathBuf>, name: &str) -> anyhow::Result<PathBuf> {
     match given {
-        Some(p) => Ok(p),
+        Some(p) => std::fs::canonicalize(&p).with_context(|| format!("{}", p.display())),
         None => Ok(std::env::current_exe()?
             .parent()
             .context("binary directory")?
