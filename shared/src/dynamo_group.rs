@@ -22,7 +22,8 @@
 //! those too, trading twice their WRU (cost) for fewer requests (throughput, CPU).
 //! Grouping is off unless `SHARDWISE_COMMIT_GROUP` sets the group size
 //! (`SHARDWISE_COMMIT_GROUP_SCOPE`: `transactions` or `all`); `infra/template.yaml` turns it
-//! on in its default scope for every function.
+//! on in its default scope for the stream functions. The timer-dispatcher does not group:
+//! one key's timers firing together conflict, and a conflict cancels the whole group.
 //!
 //! Mechanics: [`DynamoStateStore::commit`](crate::DynamoStateStore) hands a commit whose
 //! actions all fit in one transaction to the [`Grouper`]'s queue and awaits its answer. A

@@ -26,8 +26,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         &config.dead_letter_table,
     )
     .with_late_events_table(config.late_events_table.as_deref())
-    .with_timers_table(config.timers_table.as_deref())
-    .with_commit_grouping_scope(config.commit_group, config.commit_group_scope);
+    // No commit grouping here: a key's timers firing together (session-tracker's heartbeat
+    // and inactivity timers) conflict, and a conflict cancels a whole group — the demo's
+    // 19,884 session firings took 23 s grouped against 17 s one by one.
+    .with_timers_table(config.timers_table.as_deref());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let dispatcher = Arc::new(timer_dispatcher::dispatcher(
         Arc::new(store),

@@ -48,7 +48,7 @@ struct Args {
     #[arg(long)]
     daily_totals_bin: Option<PathBuf>,
     /// Timer firings in flight at the end of input (R1 and R2 hold one timer per key, so
-    /// firings do not conflict; their commits share transactions as in the template).
+    /// firings do not conflict).
     #[arg(long, default_value_t = 64)]
     dispatch_concurrency: usize,
     /// Records per invocation (the templates' BatchSize).

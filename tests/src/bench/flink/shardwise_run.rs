@@ -21,7 +21,6 @@ use std::time::Instant;
 use anyhow::bail;
 use fraud_detector::VelocityAlert;
 use fraud_detector::hop::{HopVelocity, R1_WATERMARK_OUT_OF_ORDERNESS_MS};
-use shardwise::dynamo_group::GroupScope;
 use shardwise::{
     Clock, Dispatcher, DispatcherConfig, DynamoStateStore, EventTime, Operator, ProcessingConfig,
     StateStore, SystemClock, force_watermark,
@@ -166,9 +165,7 @@ pub async fn end_of_input<O: Operator>(
     );
     let store = DynamoStateStore::new(bench.env.dynamodb(), &state, Some(outputs_table), &dead)
         .with_timers_table(Some(&timers))
-        .with_late_events_table(Some(&late))
-        // As the template's timer-dispatcher (CommitGroup): firings are transactions.
-        .with_commit_grouping_scope(100, GroupScope::Transactions);
+        .with_late_events_table(Some(&late));
     let store = Arc::new(store);
     let name = operator.name().to_owned();
     let watermarks = shardwise::watermark::read(&*store, &name).await?;
