@@ -87,6 +87,8 @@ pub struct Processor<O, S, C> {
     publisher: Option<KinesisSink>,
     shards: Option<Arc<dyn ShardDirectory>>,
     expired: ExpiredShards,
+    /// Fires due timers in-process (stores that keep timers with the shard's state).
+    timers: Option<crate::Dispatcher<S>>,
 }
 
 /// The batch's stream and shards, and the lineage facts resolved after the first read.
@@ -134,6 +136,7 @@ where
             publisher: None,
             shards: None,
             expired: ExpiredShards::default(),
+            timers: None,
         }
     }
 
@@ -239,12 +242,61 @@ where
         self.config.consistency == Consistency::ExactlyOnce
     }
 
+    /// Fires this batch's shard's due timers in-process at the start of every batch, with
+    /// `config`'s layout and watermark policy — for stores whose timers live with the
+    /// shard's state ([`StateStore::fires_timers_in_process`], the shard-log backend).
+    /// Timers of idle shards are left to the scheduled dispatcher
+    /// ([`crate::shard_log::fire_due_shards`]).
+    #[must_use]
+    pub fn with_in_process_timers(mut self, config: crate::DispatcherConfig) -> Self {
+        if self.store.fires_timers_in_process() {
+            let dispatcher =
+                crate::Dispatcher::new(Arc::clone(&self.store), Arc::clone(&self.clock), config)
+                    .register(Arc::clone(&self.operator));
+            self.timers = Some(dispatcher);
+        }
+        self
+    }
+
     /// Processes one Lambda batch. `Err` means the whole batch must be retried (fatal
     /// errors); partial failures are in the report.
     pub async fn process(&self, event: &KinesisEvent) -> Result<BatchReport, Error> {
+        let shard = event
+            .records
+            .first()
+            .and_then(|r| r.event_id.as_deref())
+            .and_then(ShardId::from_event_id);
+        if let Some(shard) = &shard {
+            self.store.begin_shard(shard).await?;
+        }
+        let result = self.process_batch(event, shard.as_ref()).await;
+        if let (Err(_), Some(shard)) = (&result, &shard) {
+            self.store.abandon_shard(shard).await;
+        }
+        result
+    }
+
+    async fn process_batch(
+        &self,
+        event: &KinesisEvent,
+        shard: Option<&ShardId>,
+    ) -> Result<BatchReport, Error> {
         let started = Instant::now();
-        let now = self.clock.now();
         let records = batch::parse_records(event)?;
+        let partitioned = self.store.requires_partition_keys();
+        if partitioned && records.iter().any(|r| Some(&r.meta.shard) != shard) {
+            return Err(Error::Config(
+                "a batch mixes shards; the shard-log state backend needs one shard per batch"
+                    .into(),
+            ));
+        }
+        // Timers first, as Flink fires them when the watermark advances: against the
+        // watermark the previous batches established, before this batch's records.
+        let mut fired = 0;
+        if let Some(dispatcher) = &self.timers {
+            fired = crate::shard_log::drain_timers(dispatcher).await?.fired;
+        }
+        let now = self.clock.now();
         let mut metrics = BatchMetrics {
             records_in: records.len() as u64,
             ..Default::default()
@@ -265,6 +317,13 @@ where
                 .decode(&record.data)
                 .and_then(|event| Ok((self.operator.key(&event, &record.meta)?, event)));
             match keyed {
+                Ok((key, _)) if partitioned && key != record.meta.partition_key.0 => {
+                    return Err(Error::Config(format!(
+                        "operator {} keys a record by {key:?}, not its partition key {:?}: the shard-log state backend keeps each key in one shard, so the state key must be the partition key",
+                        self.operator.name(),
+                        record.meta.partition_key.0
+                    )));
+                }
                 Ok((key, event)) => {
                     if let Some(t) = self.operator.event_time(&event) {
                         let slot = max_event
@@ -352,6 +411,13 @@ where
             metrics.absorb(&outcome.metrics);
             failures.extend(outcome.failed_at);
         }
+
+        // The shard-log backend makes the batch's commits durable here (one object, one
+        // checkpoint); before the watermark moves, which must never run ahead of state.
+        if let Some(shard) = shard {
+            self.store.finish_shard(shard).await?;
+        }
+        metrics.timers_fired = fired;
 
         // 4. Advance the shards' watermarks once everything committed (see `watermark`),
         //    registering discovered shards that have not reported yet (see `shards`).

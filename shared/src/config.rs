@@ -48,6 +48,55 @@ pub const ENV_WATERMARK_IDLE_TIMEOUT_MS: &str = "WATERMARK_IDLE_TIMEOUT_MS";
 pub const ENV_TIMER_BUCKET_SECONDS: &str = "TIMER_BUCKET_SECONDS";
 /// Env var: spread partitions per timer bucket (same for every function!).
 pub const ENV_TIMER_SPREAD: &str = "TIMER_SPREAD";
+/// Env var: where keyed state lives, `dynamodb` (default: one item per key) or
+/// `shard_log` (per shard in the function's memory, one S3 object and one checkpoint per
+/// batch; see [`crate::shard_log`]).
+pub const ENV_STATE_BACKEND: &str = "SHARDWISE_STATE_BACKEND";
+/// Env var: the S3 bucket of the `shard_log` backend's objects.
+pub const ENV_STATE_BUCKET: &str = "SHARDWISE_STATE_BUCKET";
+/// Env var: the key prefix of the `shard_log` backend's objects (default `shardwise-state/`).
+pub const ENV_STATE_PREFIX: &str = "SHARDWISE_STATE_PREFIX";
+/// The `shard_log` backend's default object prefix.
+pub const DEFAULT_STATE_PREFIX: &str = "shardwise-state/";
+
+/// Where keyed state lives.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StateBackend {
+    /// One DynamoDB item per key, committed per key per batch.
+    #[default]
+    DynamoDb,
+    /// Per shard in memory, logged to S3, checkpointed in the state table.
+    ShardLog {
+        /// The objects' bucket.
+        bucket: String,
+        /// The objects' key prefix.
+        prefix: String,
+    },
+}
+
+impl StateBackend {
+    fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let chosen = lookup(ENV_STATE_BACKEND).filter(|t| !t.trim().is_empty());
+        match chosen.as_deref().map(str::trim) {
+            None | Some("dynamodb") => Ok(Self::DynamoDb),
+            Some("shard_log") => {
+                let bucket = lookup(ENV_STATE_BUCKET)
+                    .filter(|b| !b.trim().is_empty())
+                    .ok_or_else(|| {
+                        Error::Config(format!(
+                            "{ENV_STATE_BACKEND}=shard_log needs {ENV_STATE_BUCKET}"
+                        ))
+                    })?;
+                let prefix =
+                    lookup(ENV_STATE_PREFIX).unwrap_or_else(|| DEFAULT_STATE_PREFIX.to_owned());
+                Ok(Self::ShardLog { bucket, prefix })
+            }
+            Some(other) => Err(Error::Config(format!(
+                "{ENV_STATE_BACKEND} must be dynamodb or shard_log, not {other:?}"
+            ))),
+        }
+    }
+}
 
 /// DynamoDB's item size limit (400 KB, attribute names included).
 pub const DYNAMODB_ITEM_LIMIT: usize = 400 * 1024;
@@ -117,6 +166,8 @@ pub struct ProcessingConfig {
     pub timer_layout: crate::timer_store::TimerLayout,
     /// How watermarks are derived.
     pub watermark: crate::watermark::WatermarkPolicy,
+    /// Where keyed state lives.
+    pub state_backend: StateBackend,
 }
 
 impl ProcessingConfig {
@@ -140,6 +191,7 @@ impl ProcessingConfig {
             latency_threshold: Duration::from_secs(5),
             timer_layout: crate::timer_store::TimerLayout::default(),
             watermark: crate::watermark::WatermarkPolicy::default(),
+            state_backend: StateBackend::DynamoDb,
         }
     }
 
@@ -212,6 +264,7 @@ impl ProcessingConfig {
             config.latency_threshold = Duration::from_millis(ms);
         }
         read_time_settings(&lookup, &mut config)?;
+        config.state_backend = StateBackend::from_lookup(&lookup)?;
         Ok(config)
     }
 }
@@ -328,5 +381,31 @@ mod tests {
             (ENV_COMMIT_GROUP_SCOPE, "some"),
         ];
         assert!(ProcessingConfig::from_lookup(lookup(&scope)).is_err());
+    }
+
+    #[test]
+    fn the_shard_log_backend_needs_a_bucket_and_takes_a_prefix() {
+        let base = [(ENV_STATE_TABLE, "s"), (ENV_DEAD_LETTER_TABLE, "d")];
+        let config = ProcessingConfig::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(config.state_backend, StateBackend::DynamoDb);
+        let no_bucket = [base[0], base[1], (ENV_STATE_BACKEND, "shard_log")];
+        let err = ProcessingConfig::from_lookup(lookup(&no_bucket)).unwrap_err();
+        assert!(err.to_string().contains(ENV_STATE_BUCKET), "{err}");
+        let full = [
+            base[0],
+            base[1],
+            (ENV_STATE_BACKEND, "shard_log"),
+            (ENV_STATE_BUCKET, "b"),
+        ];
+        let config = ProcessingConfig::from_lookup(lookup(&full)).unwrap();
+        assert_eq!(
+            config.state_backend,
+            StateBackend::ShardLog {
+                bucket: "b".into(),
+                prefix: DEFAULT_STATE_PREFIX.into()
+            }
+        );
+        let bad = [base[0], base[1], (ENV_STATE_BACKEND, "redis")];
+        assert!(ProcessingConfig::from_lookup(lookup(&bad)).is_err());
     }
 }

@@ -41,6 +41,9 @@ pub const ATTR_TTL: &str = "ttl";
 pub const ATTR_OUT_KEY: &str = "key";
 /// Output attribute: the encoded output.
 pub const ATTR_OUT_BODY: &str = "body";
+/// Output attribute of a keyed output published from a shard log: the checkpoint version
+/// that produced it (a re-publication of an older version does not replace it).
+pub const ATTR_OUT_VERSION: &str = "log_version";
 
 const FAILING_SHARD: &str = "shard";
 const FAILING_SEQUENCE: &str = "sequence";

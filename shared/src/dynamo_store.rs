@@ -21,9 +21,9 @@ use futures::{StreamExt, TryStreamExt};
 use crate::deadletter::{self, DeadLetter};
 use crate::dynamo_group::{GroupScope, Grouper};
 use crate::dynamo_item::{
-    ATTR_FAILING, ATTR_HWM, ATTR_OUT_BODY, ATTR_OUT_KEY, ATTR_OUT_OPERATOR, ATTR_PK, ATTR_SK,
-    ATTR_STATE, ATTR_TIMERS, ATTR_TTL, ATTR_UPDATED_AT, ATTR_VERSION, attribute_values,
-    decode_item, flattened_fields, state_key,
+    ATTR_FAILING, ATTR_HWM, ATTR_OUT_BODY, ATTR_OUT_KEY, ATTR_OUT_OPERATOR, ATTR_OUT_VERSION,
+    ATTR_PK, ATTR_SK, ATTR_STATE, ATTR_TIMERS, ATTR_TTL, ATTR_UPDATED_AT, ATTR_VERSION,
+    attribute_values, decode_item, flattened_fields, state_key,
 };
 use crate::dynamo_timers;
 use crate::error::Error;
@@ -39,6 +39,8 @@ const TRANSACT_LIMIT: usize = 100;
 const UNPROCESSED_ROUNDS: u32 = 10;
 /// BatchGetItem calls in flight at once for one batch.
 const READ_CONCURRENCY: usize = 16;
+/// Outputs published at once by `put_outputs`.
+const OUTPUT_CONCURRENCY: usize = 32;
 
 /// Request counters, for metrics and the benchmark.
 #[derive(Debug, Default)]
@@ -196,6 +198,10 @@ impl DynamoStateStore {
 
     fn output_put(&self, commit: &KeyCommit, out: &OutputItem) -> Result<Put, Error> {
         let operator = commit.item_key.split('#').next().unwrap_or_default();
+        self.output_put_of(operator, out)
+    }
+
+    fn output_put_of(&self, operator: &str, out: &OutputItem) -> Result<Put, Error> {
         let mut put = Put::builder()
             .table_name(self.table_of(out)?)
             .item(ATTR_PK, AttributeValue::S(out.pk.clone()))
@@ -372,6 +378,50 @@ impl DynamoStateStore {
 }
 
 impl DynamoStateStore {
+    /// One output of [`StateStore::put_outputs`].
+    async fn put_output(
+        &self,
+        operator: &str,
+        out: &OutputItem,
+        version: u64,
+    ) -> Result<(), Error> {
+        let put = self.output_put_of(operator, out)?;
+        let keyed = out.table == OutputTable::Outputs && out.sk != operator;
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()));
+        if keyed {
+            // Only a newer version of a keyed output replaces it (a re-publication of an
+            // older outbox may arrive late).
+            request = request
+                .item(ATTR_OUT_VERSION, AttributeValue::N(version.to_string()))
+                .condition_expression("attribute_not_exists(#ov) OR #ov <= :ov")
+                .expression_attribute_names("#ov", ATTR_OUT_VERSION)
+                .expression_attribute_values(":ov", AttributeValue::N(version.to_string()));
+        }
+        let mut attempt = 0;
+        loop {
+            self.stats.writes.fetch_add(1, Ordering::Relaxed);
+            match request.clone().send().await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => return Ok(()),
+                Err(e) => {
+                    let err = classify(e);
+                    if err.is_throttle() && attempt < UNPROCESSED_ROUNDS {
+                        tokio::time::sleep(backoff(attempt)).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(err);
+                }
+            }
+        }
+    }
+}
+
+impl DynamoStateStore {
     /// Reads ≤ 100 keys, retrying `UnprocessedKeys` (the throttled part) with backoff.
     async fn get_chunk(
         &self,
@@ -460,6 +510,27 @@ pub(crate) fn classify_code(code: Option<&str>, text: &str) -> Error {
 }
 
 impl StateStore for DynamoStateStore {
+    async fn put_outputs(
+        &self,
+        operator: &str,
+        outputs: &[OutputItem],
+        version: u64,
+    ) -> Result<(), Error> {
+        let mut pending = futures::stream::FuturesUnordered::new();
+        for out in outputs {
+            if pending.len() >= OUTPUT_CONCURRENCY
+                && let Some(result) = pending.next().await
+            {
+                result?;
+            }
+            pending.push(self.put_output(operator, out, version));
+        }
+        while let Some(result) = pending.next().await {
+            result?;
+        }
+        Ok(())
+    }
+
     async fn get_many(
         &self,
         item_keys: &[String],

@@ -106,6 +106,7 @@ pub mod metrics;
 pub mod operator;
 pub mod retry;
 pub mod runtime;
+pub mod shard_log;
 pub mod shards;
 pub mod sinks;
 pub mod sketch;

@@ -27,6 +27,30 @@ pub struct MemoryTables {
     pub commits: u64,
     /// Timer items by (pk, sk).
     pub timers: BTreeMap<(String, String), TimerEntry>,
+    /// Keyed outputs written by `put_outputs`: the version that wrote them (`pk|sk`).
+    pub output_versions: BTreeMap<String, u64>,
+}
+
+impl MemoryTables {
+    fn insert_outputs(&mut self, operator: &str, outputs: &[crate::store::OutputItem]) {
+        // Default placements use the operator's name (the item key's prefix) as sk.
+        for out in outputs {
+            match out.table {
+                OutputTable::Outputs if out.sk == operator => {
+                    self.outputs.insert(out.pk.clone(), out.body.clone())
+                }
+                OutputTable::Outputs => self
+                    .outputs
+                    .insert(format!("{}|{}", out.pk, out.sk), out.body.clone()),
+                OutputTable::LateEvents => self
+                    .late_events
+                    .insert(format!("{}|{}", out.pk, out.sk), out.body.clone()),
+                OutputTable::DeadLetters => self
+                    .timer_dead_letters
+                    .insert(out.pk.clone(), out.body.clone()),
+            };
+        }
+    }
 }
 
 /// An in-memory state store.
@@ -95,26 +119,41 @@ impl StateStore for MemoryStateStore {
         tables
             .states
             .insert(commit.item_key.clone(), commit.state.clone());
-        // Default placements use the operator's name (the item key's prefix) as sk.
         let operator = commit.item_key.split('#').next().unwrap_or_default();
-        for out in &commit.outputs {
-            match out.table {
-                OutputTable::Outputs if out.sk == operator => {
-                    tables.outputs.insert(out.pk.clone(), out.body.clone())
-                }
-                OutputTable::Outputs => tables
-                    .outputs
-                    .insert(format!("{}|{}", out.pk, out.sk), out.body.clone()),
-                OutputTable::LateEvents => tables
-                    .late_events
-                    .insert(format!("{}|{}", out.pk, out.sk), out.body.clone()),
-                OutputTable::DeadLetters => tables
-                    .timer_dead_letters
-                    .insert(out.pk.clone(), out.body.clone()),
-            };
-        }
+        tables.insert_outputs(operator, &commit.outputs);
         tables.commits += 1;
         Ok(CommitResult::Committed)
+    }
+
+    async fn put_outputs(
+        &self,
+        operator: &str,
+        outputs: &[crate::store::OutputItem],
+        version: u64,
+    ) -> Result<(), Error> {
+        let mut tables = self.lock()?;
+        // Like DynamoDB's conditional put: a keyed output only takes a newer version.
+        let fresh: Vec<crate::store::OutputItem> = outputs
+            .iter()
+            .filter(|out| {
+                let keyed = out.table == OutputTable::Outputs && out.sk != operator;
+                if !keyed {
+                    return true;
+                }
+                let id = format!("{}|{}", out.pk, out.sk);
+                let newer = tables
+                    .output_versions
+                    .get(&id)
+                    .is_none_or(|v| *v <= version);
+                if newer {
+                    tables.output_versions.insert(id, version);
+                }
+                newer
+            })
+            .cloned()
+            .collect();
+        tables.insert_outputs(operator, &fresh);
+        Ok(())
     }
 
     async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), Error> {

@@ -31,6 +31,8 @@ pub struct BatchMetrics {
     pub iterator_age_ms: u64,
     /// 1 when the batch was slower than the configured latency threshold.
     pub slow_batches: u64,
+    /// Timers fired in-process before the batch (shard-log backend).
+    pub timers_fired: u64,
 }
 
 impl BatchMetrics {
@@ -55,6 +57,7 @@ impl BatchMetrics {
             ("DeadLettered", self.dead_lettered, "Count"),
             ("KeyCommits", self.key_commits, "Count"),
             ("SlowBatches", self.slow_batches, "Count"),
+            ("TimersFired", self.timers_fired, "Count"),
             ("BatchLatency", self.latency_ms, "Milliseconds"),
             ("IteratorAge", self.iterator_age_ms, "Milliseconds"),
         ];

@@ -82,6 +82,44 @@ pub trait Operator: Send + Sync + 'static {
     }
 }
 
+/// A shared operator is an operator: the processor and its in-process timer dispatcher
+/// hold the same instance.
+impl<O: Operator> Operator for std::sync::Arc<O> {
+    type Event = O::Event;
+    type State = O::State;
+    type Output = O::Output;
+
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn key(&self, event: &Self::Event, record: &RecordMeta) -> Result<String, Error> {
+        (**self).key(event, record)
+    }
+
+    fn event_time(&self, event: &Self::Event) -> Option<EventTime> {
+        (**self).event_time(event)
+    }
+
+    fn on_event(
+        &self,
+        key: &str,
+        event: Self::Event,
+        ctx: &mut Context<'_, Self::State, Self::Output>,
+    ) -> Result<(), Error> {
+        (**self).on_event(key, event, ctx)
+    }
+
+    fn on_timer(
+        &self,
+        key: &str,
+        timer: Timer,
+        ctx: &mut Context<'_, Self::State, Self::Output>,
+    ) -> Result<(), Error> {
+        (**self).on_timer(key, timer, ctx)
+    }
+}
+
 /// Which clock a timer follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

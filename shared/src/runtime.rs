@@ -10,12 +10,15 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use crate::clock::{Clock, SystemClock};
 use crate::codec::{Codec, JsonCodec};
 use crate::commit::Processor;
-use crate::config::ProcessingConfig;
+use crate::config::{ProcessingConfig, StateBackend};
+use crate::dispatcher::DispatcherConfig;
 use crate::dynamo_store::DynamoStateStore;
 use crate::error::Error;
 use crate::operator::Operator;
+use crate::shard_log::{AwsShardLog, ShardLogStore};
 use crate::shards::KinesisShardDirectory;
 use crate::sinks::KinesisSink;
+use crate::store::StateStore;
 
 /// Initializes JSON tracing logs (level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`).
 pub fn init_tracing() {
@@ -63,10 +66,42 @@ pub async fn run_kinesis_with<O: Operator, C: Codec<O::Event>>(
     .with_commit_grouping_scope(config.commit_group, config.commit_group_scope);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let kinesis = aws_sdk_kinesis::Client::new(&sdk);
+    match config.state_backend.clone() {
+        StateBackend::DynamoDb => serve(operator, store, codec, config, clock, &kinesis).await,
+        StateBackend::ShardLog { bucket, prefix } => {
+            let backend = AwsShardLog::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                &config.state_table,
+                aws_sdk_s3::Client::new(&sdk),
+                &bucket,
+                &prefix,
+            );
+            let store = ShardLogStore::new(
+                Arc::new(store),
+                Arc::new(backend),
+                operator.name(),
+                config.timer_layout,
+                Arc::clone(&clock),
+            );
+            serve(operator, store, codec, config, clock, &kinesis).await
+        }
+    }
+}
+
+/// Runs the Lambda loop for `operator` over `store`.
+async fn serve<O: Operator, S: StateStore, C: Codec<O::Event>>(
+    operator: O,
+    store: S,
+    codec: C,
+    config: ProcessingConfig,
+    clock: Arc<dyn Clock>,
+    kinesis: &aws_sdk_kinesis::Client,
+) -> Result<(), lambda_runtime::Error> {
     let publisher = config
         .output_stream
         .as_deref()
         .map(|stream| KinesisSink::new(kinesis.clone(), stream));
+    let timers = DispatcherConfig::from_processing(&config);
     let mut processor = Processor::new(
         Arc::new(operator),
         Arc::new(store),
@@ -74,7 +109,8 @@ pub async fn run_kinesis_with<O: Operator, C: Codec<O::Event>>(
         config,
         Arc::clone(&clock),
     )
-    .with_shard_directory(Arc::new(KinesisShardDirectory::new(kinesis)));
+    .with_shard_directory(Arc::new(KinesisShardDirectory::new(kinesis.clone())))
+    .with_in_process_timers(timers);
     if let Some(sink) = publisher {
         processor = processor.with_publisher(sink);
     }
@@ -93,8 +129,8 @@ pub async fn run_kinesis_with<O: Operator, C: Codec<O::Event>>(
     .await
 }
 
-async fn handle<O: Operator, C: Codec<O::Event>>(
-    processor: &Processor<O, DynamoStateStore, C>,
+async fn handle<O: Operator, S: StateStore, C: Codec<O::Event>>(
+    processor: &Processor<O, S, C>,
     operator_name: &str,
     clock: &dyn Clock,
     event: LambdaEvent<KinesisEvent>,

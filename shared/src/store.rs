@@ -130,6 +130,56 @@ pub trait StateStore: Send + Sync + 'static {
         async { Err(Error::Config("this store has no timers table".into())) }
     }
 
+    /// Writes outputs outside any state commit, idempotently under their deterministic
+    /// ids: the shard-log backend publishes a version's outbox after its checkpoint.
+    /// A keyed output (non-default sort key) carries `version` and only replaces a value
+    /// of an older version, so a late re-publication never reverts a newer one.
+    fn put_outputs(
+        &self,
+        operator: &str,
+        outputs: &[OutputItem],
+        version: u64,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        let _ = (operator, outputs, version);
+        async {
+            Err(Error::Config(
+                "this store cannot publish outputs alone".into(),
+            ))
+        }
+    }
+
+    /// Called before a batch of `shard` reads or commits any key (the shard-log backend
+    /// loads or catches up the shard's state here). Default: nothing.
+    fn begin_shard(&self, shard: &ShardId) -> impl Future<Output = Result<(), Error>> + Send {
+        let _ = shard;
+        async { Ok(()) }
+    }
+
+    /// Called after a batch's key commits: makes them durable if the store buffers them.
+    /// An error means none of the batch's commits are durable. Default: nothing.
+    fn finish_shard(&self, shard: &ShardId) -> impl Future<Output = Result<(), Error>> + Send {
+        let _ = shard;
+        async { Ok(()) }
+    }
+
+    /// Called when a batch begun with `begin_shard` failed: forget its buffered commits.
+    fn abandon_shard(&self, shard: &ShardId) -> impl Future<Output = ()> + Send {
+        let _ = shard;
+        async {}
+    }
+
+    /// Whether every record's state key must equal its partition key (state partitioned
+    /// by shard).
+    fn requires_partition_keys(&self) -> bool {
+        false
+    }
+
+    /// Whether the processor fires due timers itself at the start of each batch (the
+    /// timers live with the shard's state, not in a table a dispatcher queries).
+    fn fires_timers_in_process(&self) -> bool {
+        false
+    }
+
     /// Deletes timer items unconditionally (orphans whose state no longer references them).
     fn delete_timer_items(
         &self,

@@ -54,6 +54,10 @@ struct Args {
     /// Records per invocation (the templates' BatchSize).
     #[arg(long, default_value_t = 500)]
     batch_size: u32,
+    /// fraud-detector's state backend for R1: `shard_log` or `dynamodb` (default: the
+    /// R1 template's, `shard_log`).
+    #[arg(long)]
+    r1_state_backend: Option<String>,
 }
 
 /// The function binary: as given (made absolute: the emulator runs functions from
@@ -134,6 +138,7 @@ async fn main() -> anyhow::Result<()> {
             &bin,
             args.dispatch_concurrency,
             args.batch_size,
+            args.r1_state_backend.as_deref(),
         )
         .await?;
         report("R1", "alert rows", &r, &mut metrics)?;

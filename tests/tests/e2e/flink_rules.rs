@@ -97,7 +97,9 @@ async fn r1_through_the_deployed_fraud_detector_equals_the_flink_reference() {
     let (dir, input) = smoke_input("r1");
     let bin = binary("fraud-detector").await;
 
-    let r = run_on_shards(&input, &bin, 4, 10, Some(1)).await.unwrap();
+    let r = run_on_shards(&input, &bin, 4, 10, Some(1), Some("dynamodb"))
+        .await
+        .unwrap();
 
     assert!(r.rows > 0, "the smoke day has alerts");
     assert!(r.diff.is_empty(), "{:?}", r.diff);
@@ -107,6 +109,34 @@ async fn r1_through_the_deployed_fraud_detector_equals_the_flink_reference() {
     );
     assert_eq!(r.late_actual, r.late_expected);
     assert!(r.timers_fired > 0);
+    cleanup(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn r1_on_the_shard_log_state_backend_equals_the_flink_reference_with_one_checkpoint_per_batch()
+ {
+    let (dir, input) = smoke_input("r1-shard-log");
+    let bin = binary("fraud-detector").await;
+
+    let r = run_on_shards(&input, &bin, 4, 10, Some(1), Some("shard_log"))
+        .await
+        .unwrap();
+
+    assert!(r.rows > 0, "the smoke day has alerts");
+    assert!(r.diff.is_empty(), "{:?}", r.diff);
+    assert!(!r.late_expected.is_empty());
+    assert_eq!(r.late_actual, r.late_expected);
+    assert!(r.timers_fired > 0);
+    // State went to S3 objects, not per-account items: one object per batch with new
+    // records, and far fewer DynamoDB writes than events.
+    let puts = r.usage["s3_puts"].as_u64().unwrap();
+    let writes = r.usage["dynamodb_write_requests"].as_u64().unwrap();
+    assert!(puts > 0, "{}", r.usage);
+    assert!(
+        writes < r.events / 2,
+        "{writes} writes for {} events",
+        r.events
+    );
     cleanup(&dir);
 }
 

@@ -77,6 +77,7 @@ pub async fn run_r2(
         DailyTotals::new(Dimension::Merchant, r2_config()?),
         R2_WATERMARK_OUT_OF_ORDERNESS_MS,
         dispatch_concurrency,
+        false,
     )
     .await?;
     let cpu_s = cpu_seconds() - drained.cpu_before;

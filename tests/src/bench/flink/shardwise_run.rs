@@ -21,10 +21,15 @@ use std::time::Instant;
 use anyhow::bail;
 use fraud_detector::VelocityAlert;
 use fraud_detector::hop::{HopVelocity, R1_WATERMARK_OUT_OF_ORDERNESS_MS};
+use shardwise::config::DEFAULT_STATE_PREFIX;
+use shardwise::shard_log::{AwsShardLog, ShardLogStore, fire_due_shards};
 use shardwise::{
     Clock, Dispatcher, DispatcherConfig, DynamoStateStore, EventTime, Operator, ProcessingConfig,
     StateStore, SystemClock, force_watermark,
 };
+
+/// The R1 template's bucket of the shard-log backend.
+const STATE_BUCKET: &str = "StateBucket";
 
 use super::compare::diff;
 use super::emulator_stack::{
@@ -32,6 +37,9 @@ use super::emulator_stack::{
 };
 use super::reference::{R1_SIZE_MS, R1_SLIDE_MS, R1Alert, compute};
 use super::rule_run::RuleRun;
+
+/// The R1 template's parameter choosing fraud-detector's state backend.
+pub const STATE_BACKEND_PARAMETER: &str = "StateBackend";
 
 /// Flink's watermark delay in the benchmark.
 pub const FLINK_DELAY_MS: i64 = 10_000;
@@ -54,6 +62,7 @@ pub async fn run(
     fraud_detector_bin: &Path,
     dispatch_concurrency: usize,
     batch_size: u32,
+    state_backend: Option<&str>,
 ) -> anyhow::Result<ShardwiseRun> {
     run_on_shards(
         input,
@@ -61,30 +70,52 @@ pub async fn run(
         dispatch_concurrency,
         batch_size,
         None,
+        state_backend,
     )
     .await
 }
 
 /// [`run`] on a stream of `shards` shards (the template's default when `None`). One
 /// shard makes the late records deterministic (see the template's `ShardCount`).
+/// `state_backend` sets the template's `StateBackend` (`shard_log` or `dynamodb`; the
+/// template's default when `None`).
 pub async fn run_on_shards(
     input: &Path,
     fraud_detector_bin: &Path,
     dispatch_concurrency: usize,
     batch_size: u32,
     shards: Option<u32>,
+    state_backend: Option<&str>,
 ) -> anyhow::Result<ShardwiseRun> {
     let Input { events, records } = Input::read(input)?;
-    let bench = BenchStack::up(&template_path(), fraud_detector_bin, batch_size, shards).await?;
+    let overrides = state_backend
+        .map(|b| (STATE_BACKEND_PARAMETER.to_owned(), b.to_owned()))
+        .into_iter()
+        .collect();
+    let bench = BenchStack::up_with(
+        &template_path(),
+        fraud_detector_bin,
+        batch_size,
+        shards,
+        overrides,
+    )
+    .await?;
     let (alerts, late) = (bench.table("AlertsTable")?, bench.table("LateEventsTable")?);
     let drained = bench.put_and_drain(&records).await?;
 
+    // What the function was deployed with (the template resolves the default).
+    let shard_log = bench.stack.template.functions.iter().any(|f| {
+        f.environment
+            .get(shardwise::config::ENV_STATE_BACKEND)
+            .is_some_and(|b| b == "shard_log")
+    });
     let ended = end_of_input(
         &bench,
         &alerts,
         HopVelocity::new(),
         R1_WATERMARK_OUT_OF_ORDERNESS_MS,
         dispatch_concurrency,
+        shard_log,
     )
     .await?;
     let cpu_s = cpu_seconds() - drained.cpu_before;
@@ -149,12 +180,17 @@ pub struct Ended {
 /// time and fires every due timer with a library [`Dispatcher`] in process against the
 /// emulator's DynamoDB, as the `timer-dispatcher` function would. Outputs of timer
 /// callbacks go to `outputs_table`.
+///
+/// With `shard_log` (the function ran the shard-log state backend over the template's
+/// `StateBucket`), every due shard is restored, fired and committed instead
+/// ([`fire_due_shards`], what the `timer-dispatcher` function does for such operators).
 pub async fn end_of_input<O: Operator>(
     bench: &BenchStack,
     outputs_table: &str,
     operator: O,
     out_of_orderness_ms: i64,
     dispatch_concurrency: usize,
+    shard_log: bool,
 ) -> anyhow::Result<Ended> {
     let started = Instant::now();
     let (state, timers, late, dead) = (
@@ -177,8 +213,50 @@ pub async fn end_of_input<O: Operator>(
         concurrency: dispatch_concurrency.max(1),
         ..DispatcherConfig::from_processing(&processing)
     };
-    let dispatcher = Dispatcher::new(store, clock, config).register(operator);
-    let timers_fired = dispatch_all(&dispatcher).await?;
+    let timers_fired = match bench.bucket(STATE_BUCKET).ok().filter(|_| shard_log) {
+        // The shard-log backend: its timers live with each shard's state; the scheduled
+        // dispatcher's part is to restore each due shard, fire, and commit.
+        Some(bucket) => {
+            let backend = AwsShardLog::new(
+                bench.env.dynamodb(),
+                &state,
+                bench.env.s3(),
+                &bucket,
+                DEFAULT_STATE_PREFIX,
+            );
+            let log_store = Arc::new(ShardLogStore::new(
+                store,
+                Arc::new(backend),
+                &name,
+                config.layout,
+                Arc::clone(&clock),
+            ));
+            let dispatcher =
+                Dispatcher::new(Arc::clone(&log_store), clock, config).register(operator);
+            let mut fired = 0;
+            loop {
+                let report = fire_due_shards(&log_store, &dispatcher, EventTime::MAX).await?;
+                fired += report.fired;
+                if report.dead_lettered > 0 {
+                    bail!(
+                        "{} timers dead-lettered after poison errors",
+                        report.dead_lettered
+                    );
+                }
+                if log_store
+                    .due_shards(EventTime::MAX, EventTime::MAX)
+                    .await?
+                    .is_empty()
+                {
+                    break fired;
+                }
+            }
+        }
+        None => {
+            let dispatcher = Dispatcher::new(store, clock, config).register(operator);
+            dispatch_all(&dispatcher).await?
+        }
+    };
     Ok(Ended {
         watermarks_at_drain: format!("{watermarks:?}"),
         timers_fired,

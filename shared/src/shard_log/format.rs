@@ -1,0 +1,268 @@
+//! What the shard log stores: the checkpoint (one DynamoDB item per operator and shard)
+//! and the log objects (S3) it points to, and how a log object is encoded.
+//!
+//! A log object holds the *full* new value of every item a commit changed (not a diff):
+//! replaying the objects a checkpoint lists, oldest first, over an empty map rebuilds the
+//! shard's items exactly, and replaying one twice is harmless. A snapshot object is the
+//! same format holding every live item. Both carry the outputs their version produced
+//! (the outbox): whoever adopts a version it did not write re-publishes them, so an
+//! output is never lost between the checkpoint write and its publication.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::ids::{SequenceNumber, ShardId};
+use crate::operator::Timer;
+use crate::store::{FailingRecord, OutputItem, OutputTable, StoredState};
+
+/// Format version written into every object.
+pub const FORMAT: u32 = 1;
+
+/// The durable head of one operator's shard: which objects make up its state.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Checkpoint {
+    /// Bumped by every commit; the optimistic-concurrency condition.
+    pub version: u64,
+    /// The latest snapshot object, if any.
+    pub snapshot: Option<String>,
+    /// Log objects written after the snapshot, oldest first.
+    pub log: Vec<String>,
+    /// Encoded size of the snapshot (bytes).
+    pub snapshot_bytes: u64,
+    /// Encoded size of the log objects together (bytes).
+    pub log_bytes: u64,
+    /// Objects of the previous generation, deleted at the next snapshot (readers that
+    /// started from the previous checkpoint can still finish).
+    pub retired: Vec<String>,
+    /// The earliest processing-time timer of the shard (epoch ms), for the dispatcher.
+    pub next_processing: Option<i64>,
+    /// The earliest event-time timer of the shard (epoch ms), for the dispatcher.
+    pub next_event: Option<i64>,
+}
+
+/// One item in a log object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ItemRecord {
+    k: String,
+    v: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    hwm: BTreeMap<ShardId, SequenceNumber>,
+    body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failing: Option<(ShardId, SequenceNumber, u32)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    timers: Vec<(Timer, i64)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ttl: Option<i64>,
+}
+
+/// One output in a log object's outbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct OutputRecord {
+    table: TableName,
+    pk: String,
+    sk: String,
+    key: String,
+    body: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum TableName {
+    Outputs,
+    LateEvents,
+    DeadLetters,
+}
+
+/// A log or snapshot object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Object {
+    format: u32,
+    operator: String,
+    shard: ShardId,
+    /// The checkpoint version this object became part of.
+    version: u64,
+    snapshot: bool,
+    items: Vec<ItemRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    outputs: Vec<OutputRecord>,
+}
+
+/// A decoded log or snapshot object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogObject {
+    /// The operator.
+    pub operator: String,
+    /// The shard.
+    pub shard: ShardId,
+    /// The checkpoint version it was written for.
+    pub version: u64,
+    /// Whether it holds every item (a snapshot) or only the changed ones.
+    pub snapshot: bool,
+    /// Items by item key.
+    pub items: Vec<(String, StoredState)>,
+    /// The outputs its version produced, to publish.
+    pub outputs: Vec<OutputItem>,
+}
+
+impl LogObject {
+    /// Encodes the object (JSON).
+    pub fn encode(&self) -> Result<Vec<u8>, Error> {
+        let object = Object {
+            format: FORMAT,
+            operator: self.operator.clone(),
+            shard: self.shard.clone(),
+            version: self.version,
+            snapshot: self.snapshot,
+            items: self
+                .items
+                .iter()
+                .map(|(k, s)| ItemRecord {
+                    k: k.clone(),
+                    v: s.version,
+                    hwm: s.high_water.clone(),
+                    body: s.body.clone(),
+                    failing: s
+                        .failing
+                        .as_ref()
+                        .map(|f| (f.shard.clone(), f.sequence.clone(), f.attempts)),
+                    timers: s.timers.iter().map(|(t, b)| (*t, *b)).collect(),
+                    ttl: s.ttl,
+                })
+                .collect(),
+            outputs: self
+                .outputs
+                .iter()
+                .map(|o| OutputRecord {
+                    table: match o.table {
+                        OutputTable::Outputs => TableName::Outputs,
+                        OutputTable::LateEvents => TableName::LateEvents,
+                        OutputTable::DeadLetters => TableName::DeadLetters,
+                    },
+                    pk: o.pk.clone(),
+                    sk: o.sk.clone(),
+                    key: o.key.clone(),
+                    body: o.body.clone(),
+                })
+                .collect(),
+        };
+        serde_json::to_vec(&object).map_err(|e| Error::Service(format!("encoding log object: {e}")))
+    }
+
+    /// Decodes an object; `name` (its key) is only used in the error.
+    pub fn decode(name: &str, bytes: &[u8]) -> Result<Self, Error> {
+        let object: Object = serde_json::from_slice(bytes).map_err(|e| Error::CorruptState {
+            key: name.to_owned(),
+            reason: format!("shard log object: {e}"),
+        })?;
+        if object.format != FORMAT {
+            return Err(Error::CorruptState {
+                key: name.to_owned(),
+                reason: format!(
+                    "shard log object format {} (this build reads {FORMAT})",
+                    object.format
+                ),
+            });
+        }
+        Ok(Self {
+            operator: object.operator,
+            shard: object.shard,
+            version: object.version,
+            snapshot: object.snapshot,
+            items: object
+                .items
+                .into_iter()
+                .map(|r| {
+                    let state = StoredState {
+                        version: r.v,
+                        high_water: r.hwm,
+                        body: r.body,
+                        failing: r.failing.map(|(shard, sequence, attempts)| FailingRecord {
+                            shard,
+                            sequence,
+                            attempts,
+                        }),
+                        timers: r.timers.into_iter().collect(),
+                        ttl: r.ttl,
+                    };
+                    (r.k, state)
+                })
+                .collect(),
+            outputs: object
+                .outputs
+                .into_iter()
+                .map(|o| OutputItem {
+                    table: match o.table {
+                        TableName::Outputs => OutputTable::Outputs,
+                        TableName::LateEvents => OutputTable::LateEvents,
+                        TableName::DeadLetters => OutputTable::DeadLetters,
+                    },
+                    pk: o.pk,
+                    sk: o.sk,
+                    key: o.key,
+                    body: o.body,
+                })
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::EventTime;
+    use crate::operator::TimeDomain;
+
+    #[test]
+    fn a_log_object_survives_encoding_with_marks_timers_failures_and_outputs() {
+        let state = StoredState {
+            version: 7,
+            high_water: BTreeMap::from([(
+                ShardId("shardId-0".into()),
+                SequenceNumber::parse("4959").unwrap(),
+            )]),
+            body: r#"{"n":1}"#.into(),
+            failing: Some(FailingRecord {
+                shard: ShardId("shardId-0".into()),
+                sequence: SequenceNumber::parse("4960").unwrap(),
+                attempts: 2,
+            }),
+            timers: BTreeMap::from([(
+                Timer {
+                    domain: TimeDomain::Event,
+                    time: EventTime(1_000),
+                },
+                0,
+            )]),
+            ttl: Some(99),
+        };
+        let object = LogObject {
+            operator: "op".into(),
+            shard: ShardId("shardId-0".into()),
+            version: 3,
+            snapshot: false,
+            items: vec![("op#a".into(), state)],
+            outputs: vec![OutputItem {
+                table: OutputTable::LateEvents,
+                pk: "p".into(),
+                sk: "s".into(),
+                key: "a".into(),
+                body: "{}".into(),
+            }],
+        };
+        let bytes = object.encode().unwrap();
+        assert_eq!(LogObject::decode("x", &bytes).unwrap(), object);
+    }
+
+    #[test]
+    fn an_object_of_another_format_is_a_clear_corrupt_state_error() {
+        let err = LogObject::decode(
+            "k",
+            br#"{"format":9,"operator":"o","shard":"s","version":1,"snapshot":true,"items":[]}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("format 9"), "{err}");
+    }
+}

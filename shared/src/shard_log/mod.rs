@@ -1,0 +1,681 @@
+//! The shard-log state backend: an operator's keyed state kept in the warm function's
+//! memory per Kinesis shard, made durable once per batch by one S3 object and one
+//! conditional checkpoint write, instead of one DynamoDB write per key.
+//!
+//! ## Why
+//! With [`DynamoStateStore`](crate::DynamoStateStore) every key a batch touches costs a
+//! conditional write of its whole item: when keys rarely repeat within a batch (100,000
+//! accounts, 10,000-record batches) that is about one write request and several write
+//! units per event, which no coalescing changes. Kafka Streams and Flink's changelog
+//! backend instead keep a partition's state local and log the changes; this backend does
+//! the same with the pieces Lambda has: a batch costs one consistent `GetItem`, one S3
+//! `PutObject` and one conditional `PutItem`, whatever its size.
+//!
+//! ## How a batch commits (exactly once)
+//! 1. [`begin_shard`](StateStore::begin_shard) reads the shard's [`Checkpoint`]. If the
+//!    process's copy is at that version it is used as is; if another writer (a zombie,
+//!    a second container, the timer dispatcher) moved it, the process catches up by
+//!    reading the log objects it has not seen, or restores snapshot + log from scratch.
+//! 2. The [`Processor`](crate::Processor) runs unchanged against this store: per-key
+//!    reads and conditional commits hit memory, high-water marks still skip re-delivered
+//!    records, timers go into an in-memory index (fired in-process, see below).
+//! 3. [`finish_shard`](StateStore::finish_shard) writes one log object with the full new
+//!    value of every changed item plus the batch's outputs (the outbox), then replaces
+//!    the checkpoint conditioned on the version read in step 1. A lost race (conflict),
+//!    an S3 or DynamoDB failure, or a crash anywhere before the checkpoint write leaves
+//!    the durable state as it was: the batch fails, memory is dropped, Lambda re-delivers,
+//!    and the re-delivery is applied to the restored state. An unreferenced object is
+//!    garbage, never state.
+//! 4. After the checkpoint write the outputs are published (idempotent puts under their
+//!    deterministic ids; a keyed output only replaces an older version's value). Whoever
+//!    adopts a version it did not write re-publishes that version's outputs first, so a
+//!    crash between the checkpoint and the publication loses nothing.
+//!
+//! ## Requirements and limits
+//! - The state key must be the record's partition key (checked: anything else is a
+//!   configuration error), so each key lives in exactly one shard.
+//! - ParallelizationFactor 1: two concurrent batches of one shard would keep losing the
+//!   checkpoint race to each other (correct, but slow).
+//! - Resharding is not supported yet: a child shard starts from empty state.
+//! - Memory: a warm function holds its shards' state; a cold start restores it.
+//! - The operator's watermark document, dead letters and published outputs stay in
+//!   DynamoDB (the inner store): they are shared across shards.
+//!
+//! Layout of the stored items and objects: [`backend`]; the object format: [`format`].
+
+pub mod backend;
+pub mod format;
+mod memory;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::clock::Clock;
+use crate::deadletter::DeadLetter;
+use crate::error::{Error, RetryClass};
+use crate::ids::{EventTime, ShardId};
+use crate::operator::TimeDomain;
+use crate::store::{CommitResult, KeyCommit, OutputItem, StateStore, StoredState};
+use crate::timer_store::{TimerEntry, TimerLayout};
+
+pub use backend::{AwsShardLog, ShardLogBackend};
+pub use format::{Checkpoint, LogObject};
+pub use memory::MemoryShardLog;
+
+/// When a commit writes a full snapshot instead of a log object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotPolicy {
+    /// At most this many log objects after a snapshot (the checkpoint item lists them).
+    pub max_log_objects: usize,
+    /// Snapshot once the log outgrows the snapshot and this many bytes: restoring then
+    /// reads at most about twice the state, and the write volume stays below twice the
+    /// log's.
+    pub min_log_bytes: u64,
+}
+
+impl Default for SnapshotPolicy {
+    fn default() -> Self {
+        Self {
+            max_log_objects: 64,
+            min_log_bytes: 8 << 20,
+        }
+    }
+}
+
+/// Counters of a shard-log store (for benchmarks and tests).
+#[derive(Debug, Default)]
+pub struct ShardLogStats {
+    /// Checkpoints written.
+    pub checkpoints: AtomicU64,
+    /// Checkpoint writes that lost the version race.
+    pub conflicts: AtomicU64,
+    /// Log objects written (snapshots included).
+    pub objects_written: AtomicU64,
+    /// Snapshots written.
+    pub snapshots: AtomicU64,
+    /// Bytes of objects written.
+    pub bytes_written: AtomicU64,
+    /// Objects read while catching up or restoring.
+    pub objects_read: AtomicU64,
+    /// Full restores (cold start or lost track).
+    pub restores: AtomicU64,
+}
+
+/// One shard's state in memory.
+#[derive(Debug, Default)]
+struct ShardMem {
+    /// The durable checkpoint this memory equals (plus `dirty`).
+    checkpoint: Checkpoint,
+    /// Items by item key.
+    items: HashMap<String, StoredState>,
+    /// The timer index: (pk, sk) → entry, as the timers table would hold it.
+    timers: BTreeMap<(String, String), TimerEntry>,
+    /// Item keys committed since the checkpoint.
+    dirty: BTreeSet<String>,
+    /// Outputs committed since the checkpoint.
+    outbox: Vec<OutputItem>,
+}
+
+impl ShardMem {
+    /// Replaces `key`'s item, keeping the timer index in step with its timers.
+    fn put(&mut self, operator: &str, layout: &TimerLayout, item_key: String, state: StoredState) {
+        self.remove(operator, layout, &item_key);
+        let key = state_key(operator, &item_key);
+        for (timer, bucket) in &state.timers {
+            let e = layout.entry(operator, key, *timer, *bucket);
+            self.timers.insert((e.pk.clone(), e.sk.clone()), e);
+        }
+        self.items.insert(item_key, state);
+    }
+
+    /// Drops `item_key`'s item and its timers.
+    fn remove(&mut self, operator: &str, layout: &TimerLayout, item_key: &str) {
+        let key = state_key(operator, item_key);
+        if let Some(old) = self.items.remove(item_key) {
+            for (timer, bucket) in &old.timers {
+                let e = layout.entry(operator, key, *timer, *bucket);
+                self.timers.remove(&(e.pk, e.sk));
+            }
+        }
+    }
+
+    fn apply(&mut self, operator: &str, layout: &TimerLayout, object: LogObject) {
+        if object.snapshot {
+            self.items.clear();
+            self.timers.clear();
+        }
+        for (item_key, state) in object.items {
+            self.put(operator, layout, item_key, state);
+        }
+    }
+
+    /// The earliest timer of each domain.
+    fn next_timers(&self) -> (Option<i64>, Option<i64>) {
+        let (mut processing, mut event) = (None::<i64>, None::<i64>);
+        for entry in self.timers.values() {
+            let slot = match entry.timer.domain {
+                TimeDomain::Processing => &mut processing,
+                TimeDomain::Event => &mut event,
+            };
+            *slot = Some(slot.map_or(entry.timer.time.0, |t| t.min(entry.timer.time.0)));
+        }
+        (processing, event)
+    }
+}
+
+/// The state key of an item key `<operator>#<key>`.
+fn state_key<'a>(operator: &str, item_key: &'a str) -> &'a str {
+    item_key
+        .strip_prefix(operator)
+        .and_then(|rest| rest.strip_prefix('#'))
+        .unwrap_or(item_key)
+}
+
+/// A [`StateStore`] keeping one operator's keyed state per shard in memory, durable
+/// through a [`ShardLogBackend`]; shared documents, dead letters and outputs go to `inner`.
+pub struct ShardLogStore<S, B> {
+    inner: Arc<S>,
+    backend: Arc<B>,
+    operator: String,
+    watermark_key: String,
+    layout: TimerLayout,
+    policy: SnapshotPolicy,
+    clock: Arc<dyn Clock>,
+    shards: Mutex<HashMap<ShardId, ShardMem>>,
+    active: Mutex<Option<ShardId>>,
+    stats: Arc<ShardLogStats>,
+}
+
+impl<S, B> std::fmt::Debug for ShardLogStore<S, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardLogStore")
+            .field("operator", &self.operator)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: StateStore, B: ShardLogBackend> ShardLogStore<S, B> {
+    /// A store for `operator`'s state (timers laid out as `layout`, like every writer's).
+    pub fn new(
+        inner: Arc<S>,
+        backend: Arc<B>,
+        operator: &str,
+        layout: TimerLayout,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            inner,
+            backend,
+            operator: operator.to_owned(),
+            watermark_key: crate::watermark::item_key(operator),
+            layout,
+            policy: SnapshotPolicy::default(),
+            clock,
+            shards: Mutex::new(HashMap::new()),
+            active: Mutex::new(None),
+            stats: Arc::new(ShardLogStats::default()),
+        }
+    }
+
+    /// Overrides when snapshots are written.
+    #[must_use]
+    pub fn with_snapshot_policy(mut self, policy: SnapshotPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The store's counters.
+    pub fn stats(&self) -> Arc<ShardLogStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The inner store (watermarks, dead letters, outputs).
+    pub fn inner(&self) -> &Arc<S> {
+        &self.inner
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Arc<B> {
+        &self.backend
+    }
+
+    /// The operator this store serves.
+    pub fn operator(&self) -> &str {
+        &self.operator
+    }
+
+    fn lock_shards(&self) -> Result<std::sync::MutexGuard<'_, HashMap<ShardId, ShardMem>>, Error> {
+        self.shards
+            .lock()
+            .map_err(|_| Error::Service("shard-log store poisoned".into()))
+    }
+
+    fn active(&self) -> Result<ShardId, Error> {
+        self.active
+            .lock()
+            .map_err(|_| Error::Service("shard-log store poisoned".into()))?
+            .clone()
+            .ok_or_else(|| {
+                Error::Config(
+                    "shard-log store used outside a batch (begin_shard was not called)".into(),
+                )
+            })
+    }
+
+    fn set_active(&self, shard: Option<ShardId>) {
+        if let Ok(mut active) = self.active.lock() {
+            *active = shard;
+        }
+    }
+
+    fn is_shared(&self, item_key: &str) -> bool {
+        item_key == self.watermark_key
+    }
+
+    async fn read_object(&self, key: &str) -> Result<LogObject, Error> {
+        let bytes = self.backend.get_object(key).await?;
+        self.stats.objects_read.fetch_add(1, Ordering::Relaxed);
+        LogObject::decode(key, &bytes)
+    }
+
+    /// Brings `cached` (if any) to `checkpoint`: reads only the log objects it lacks when
+    /// it can, else restores snapshot + log. Re-publishes the outputs of the newest object
+    /// (the only version whose publication may not have completed).
+    async fn adopt(
+        &self,
+        cached: Option<ShardMem>,
+        checkpoint: Checkpoint,
+    ) -> Result<ShardMem, Error> {
+        let incremental = cached.filter(|m| {
+            m.checkpoint.snapshot == checkpoint.snapshot
+                && m.checkpoint.version < checkpoint.version
+                && checkpoint.log.starts_with(&m.checkpoint.log)
+        });
+        let (mut mem, keys): (ShardMem, Vec<String>) = match incremental {
+            Some(m) => {
+                let from = m.checkpoint.log.len();
+                let missing = checkpoint.log.get(from..).unwrap_or_default().to_vec();
+                (m, missing)
+            }
+            None => {
+                self.stats.restores.fetch_add(1, Ordering::Relaxed);
+                let keys = checkpoint
+                    .snapshot
+                    .iter()
+                    .chain(checkpoint.log.iter())
+                    .cloned()
+                    .collect();
+                (ShardMem::default(), keys)
+            }
+        };
+        let mut last_outputs = Vec::new();
+        for key in &keys {
+            let object = self.read_object(key).await?;
+            last_outputs = object.outputs.clone();
+            mem.apply(&self.operator, &self.layout, object);
+        }
+        if keys.is_empty() {
+            // Nothing new to read, yet the version moved (cannot happen with one log per
+            // version); or a snapshot-only checkpoint: its outputs are in the snapshot.
+            if let Some(snapshot) = checkpoint
+                .snapshot
+                .as_ref()
+                .filter(|_| checkpoint.log.is_empty())
+            {
+                last_outputs = self.read_object(snapshot).await?.outputs;
+            }
+        }
+        if !last_outputs.is_empty() {
+            self.inner
+                .put_outputs(&self.operator, &last_outputs, checkpoint.version)
+                .await?;
+        }
+        mem.checkpoint = checkpoint;
+        Ok(mem)
+    }
+
+    /// Makes the active shard's changes durable (see the module docs, step 3).
+    async fn flush(&self, shard: &ShardId, mut mem: ShardMem) -> Result<ShardMem, Error> {
+        let old = mem.checkpoint.clone();
+        let version = old.version + 1;
+        let rotate = old.log.len() + 1 > self.policy.max_log_objects
+            || old.log_bytes > old.snapshot_bytes.max(self.policy.min_log_bytes);
+        let now_s = self.clock.now().0.div_euclid(1000);
+        if rotate {
+            // DynamoDB deletes expired items late; a snapshot simply leaves them out.
+            let expired: Vec<String> = mem
+                .items
+                .iter()
+                .filter(|(_, s)| s.ttl.is_some_and(|t| t <= now_s))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in expired {
+                mem.remove(&self.operator, &self.layout, &key);
+            }
+        }
+        let items: Vec<(String, StoredState)> = if rotate {
+            let mut all: Vec<_> = mem
+                .items
+                .iter()
+                .map(|(k, s)| (k.clone(), s.clone()))
+                .collect();
+            all.sort_by(|a, b| a.0.cmp(&b.0));
+            all
+        } else {
+            mem.dirty
+                .iter()
+                .filter_map(|k| mem.items.get(k).map(|s| (k.clone(), s.clone())))
+                .collect()
+        };
+        let object = LogObject {
+            operator: self.operator.clone(),
+            shard: shard.clone(),
+            version,
+            snapshot: rotate,
+            items,
+            outputs: std::mem::take(&mut mem.outbox),
+        };
+        let bytes = object.encode()?;
+        let size = bytes.len() as u64;
+        let key = self.object_key(shard, version, rotate);
+        self.backend.put_object(&key, bytes).await?;
+        self.stats.objects_written.fetch_add(1, Ordering::Relaxed);
+        self.stats.bytes_written.fetch_add(size, Ordering::Relaxed);
+        if rotate {
+            self.stats.snapshots.fetch_add(1, Ordering::Relaxed);
+        }
+        let (next_processing, next_event) = mem.next_timers();
+        let next = if rotate {
+            Checkpoint {
+                version,
+                snapshot: Some(key.clone()),
+                log: Vec::new(),
+                snapshot_bytes: size,
+                log_bytes: 0,
+                retired: old.snapshot.iter().chain(old.log.iter()).cloned().collect(),
+                next_processing,
+                next_event,
+            }
+        } else {
+            let mut log = old.log.clone();
+            log.push(key.clone());
+            Checkpoint {
+                version,
+                log,
+                log_bytes: old.log_bytes + size,
+                next_processing,
+                next_event,
+                ..old.clone()
+            }
+        };
+        if old.version == 0 {
+            // Before the checkpoint: a retry after a failure here never sees version 0
+            // again, and an extra registry entry for a shard that never commits is harmless.
+            self.backend.register_shard(&self.operator, shard).await?;
+        }
+        let expected = (old.version > 0).then_some(old.version);
+        match self
+            .backend
+            .write_checkpoint(&self.operator, shard, expected, &next)
+            .await?
+        {
+            CommitResult::Committed => {}
+            CommitResult::Conflict => {
+                self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+                let _ = self
+                    .backend
+                    .delete_objects(std::slice::from_ref(&key))
+                    .await;
+                return Err(Error::Transient(format!(
+                    "{} shard {shard}: the checkpoint moved past version {} (another writer); the batch is re-applied to its state",
+                    self.operator, old.version
+                )));
+            }
+        }
+        self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+        if rotate && !old.retired.is_empty() {
+            // Best effort: a leftover object only costs storage.
+            if let Err(e) = self.backend.delete_objects(&old.retired).await {
+                tracing::warn!(error = %e, "retired shard-log objects not deleted");
+            }
+        }
+        self.inner
+            .put_outputs(&self.operator, &object.outputs, version)
+            .await?;
+        mem.checkpoint = next;
+        mem.dirty.clear();
+        Ok(mem)
+    }
+
+    fn object_key(&self, shard: &ShardId, version: u64, snapshot: bool) -> String {
+        let nonce: u64 = rand::random();
+        let kind = if snapshot { "snapshot-" } else { "" };
+        format!(
+            "{}/{shard}/{kind}{version:020}-{nonce:016x}.json",
+            self.operator
+        )
+    }
+
+    /// Shards whose earliest timer is due at `now` (processing time) or `watermark`
+    /// (event time), by their checkpoints: what a scheduled dispatcher must fire because
+    /// no batch may come to fire it (idle shards, the end of a bounded input).
+    pub async fn due_shards(
+        &self,
+        now: EventTime,
+        watermark: EventTime,
+    ) -> Result<Vec<ShardId>, Error> {
+        let mut due = Vec::new();
+        for shard in self.backend.shards(&self.operator).await? {
+            let Some(checkpoint) = self.backend.read_checkpoint(&self.operator, &shard).await?
+            else {
+                continue;
+            };
+            if checkpoint.next_processing.is_some_and(|t| t <= now.0)
+                || checkpoint.next_event.is_some_and(|t| t <= watermark.0)
+            {
+                due.push(shard);
+            }
+        }
+        Ok(due)
+    }
+}
+
+impl<S: StateStore, B: ShardLogBackend> StateStore for ShardLogStore<S, B> {
+    async fn get_many(
+        &self,
+        item_keys: &[String],
+        consistent: bool,
+    ) -> Result<HashMap<String, StoredState>, Error> {
+        let (shared, local): (Vec<String>, Vec<String>) =
+            item_keys.iter().cloned().partition(|k| self.is_shared(k));
+        let mut found = if shared.is_empty() {
+            HashMap::new()
+        } else {
+            self.inner.get_many(&shared, consistent).await?
+        };
+        if !local.is_empty() {
+            let shard = self.active()?;
+            let shards = self.lock_shards()?;
+            let mem = shards
+                .get(&shard)
+                .ok_or_else(|| Error::Service(format!("shard {shard} not loaded")))?;
+            found.extend(
+                local
+                    .into_iter()
+                    .filter_map(|k| mem.items.get(&k).map(|s| (k, s.clone()))),
+            );
+        }
+        Ok(found)
+    }
+
+    async fn commit(&self, commit: &KeyCommit) -> Result<CommitResult, Error> {
+        if self.is_shared(&commit.item_key) {
+            return self.inner.commit(commit).await;
+        }
+        let shard = self.active()?;
+        let mut shards = self.lock_shards()?;
+        let mem = shards
+            .get_mut(&shard)
+            .ok_or_else(|| Error::Service(format!("shard {shard} not loaded")))?;
+        let current = mem.items.get(&commit.item_key).map(|s| s.version);
+        if commit.conditional && current != commit.expected_version {
+            return Ok(CommitResult::Conflict);
+        }
+        // The fired timer must still exist, as the transaction's condition demands.
+        if let Some(fired) = &commit.timers.fired
+            && !mem
+                .timers
+                .contains_key(&(fired.pk.clone(), fired.sk.clone()))
+        {
+            return Ok(CommitResult::Conflict);
+        }
+        mem.put(
+            &self.operator,
+            &self.layout,
+            commit.item_key.clone(),
+            commit.state.clone(),
+        );
+        mem.dirty.insert(commit.item_key.clone());
+        mem.outbox.extend(commit.outputs.iter().cloned());
+        Ok(CommitResult::Committed)
+    }
+
+    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), Error> {
+        self.inner.dead_letter(letter).await
+    }
+
+    async fn query_timers(
+        &self,
+        partition: &str,
+        sk_before: &str,
+        limit: usize,
+    ) -> Result<Vec<TimerEntry>, Error> {
+        let shard = self.active()?;
+        let shards = self.lock_shards()?;
+        let Some(mem) = shards.get(&shard) else {
+            return Ok(Vec::new());
+        };
+        let from = (partition.to_owned(), String::new());
+        let to = (partition.to_owned(), sk_before.to_owned());
+        Ok(mem
+            .timers
+            .range(from..to)
+            .take(limit)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+
+    async fn delete_timer_items(&self, entries: &[TimerEntry]) -> Result<(), Error> {
+        // The index is derived from the items: an entry no item references cannot exist
+        // here, so there is nothing to delete (and nothing to make durable).
+        let _ = entries;
+        Ok(())
+    }
+
+    async fn put_outputs(
+        &self,
+        operator: &str,
+        outputs: &[OutputItem],
+        version: u64,
+    ) -> Result<(), Error> {
+        self.inner.put_outputs(operator, outputs, version).await
+    }
+
+    async fn begin_shard(&self, shard: &ShardId) -> Result<(), Error> {
+        let checkpoint = self.backend.read_checkpoint(&self.operator, shard).await?;
+        let cached = self.lock_shards()?.remove(shard);
+        let mem = match (cached, checkpoint) {
+            (Some(mem), Some(c)) if mem.checkpoint == c => mem,
+            (cached, Some(c)) => self.adopt(cached, c).await?,
+            // No checkpoint: the shard never committed (or its table was reset).
+            (_, None) => ShardMem::default(),
+        };
+        self.lock_shards()?.insert(shard.clone(), mem);
+        self.set_active(Some(shard.clone()));
+        Ok(())
+    }
+
+    async fn finish_shard(&self, shard: &ShardId) -> Result<(), Error> {
+        self.set_active(None);
+        let Some(mem) = self.lock_shards()?.remove(shard) else {
+            return Err(Error::Service(format!("shard {shard} not loaded")));
+        };
+        if mem.dirty.is_empty() && mem.outbox.is_empty() {
+            self.lock_shards()?.insert(shard.clone(), mem);
+            return Ok(());
+        }
+        // On any error the memory is dropped (it may hold changes that are not durable):
+        // the next batch restores from the checkpoint.
+        let mem = self.flush(shard, mem).await?;
+        self.lock_shards()?.insert(shard.clone(), mem);
+        Ok(())
+    }
+
+    async fn abandon_shard(&self, shard: &ShardId) {
+        self.set_active(None);
+        if let Ok(mut shards) = self.lock_shards() {
+            shards.remove(shard);
+        }
+    }
+
+    fn requires_partition_keys(&self) -> bool {
+        true
+    }
+
+    fn fires_timers_in_process(&self) -> bool {
+        true
+    }
+}
+
+/// Fires the timers of `store`'s shards that are due but will not see a batch (idle
+/// shards, the end of a bounded input): per due shard, restore, poll `dispatcher` until
+/// no backlog, commit. A shard whose commit fails is left for the next call.
+pub async fn fire_due_shards<S: StateStore, B: ShardLogBackend>(
+    store: &ShardLogStore<S, B>,
+    dispatcher: &crate::Dispatcher<ShardLogStore<S, B>>,
+    watermark: EventTime,
+) -> Result<crate::DispatchReport, Error> {
+    let now = store.clock.now();
+    let mut total = crate::DispatchReport::default();
+    for shard in store.due_shards(now, watermark).await? {
+        store.begin_shard(&shard).await?;
+        let fired = drain_timers(dispatcher).await;
+        let result = match fired {
+            Ok(report) => store.finish_shard(&shard).await.map(|()| report),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(report) => total.absorb(report),
+            Err(e) => {
+                store.abandon_shard(&shard).await;
+                if e.class() == RetryClass::Fatal {
+                    return Err(e);
+                }
+                tracing::warn!(shard = %shard, error = %e, "shard timers not fired; next poll retries");
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Polls `dispatcher` until a poll leaves no backlog (bounded, so a callback that keeps
+/// re-registering due timers cannot spin for ever).
+pub async fn drain_timers<S: StateStore>(
+    dispatcher: &crate::Dispatcher<S>,
+) -> Result<crate::DispatchReport, Error> {
+    const MAX_POLLS: usize = 10_000;
+    let mut total = crate::DispatchReport::default();
+    for _ in 0..MAX_POLLS {
+        let report = dispatcher.poll_once().await?;
+        let backlog = report.backlog;
+        total.absorb(report);
+        if !backlog {
+            break;
+        }
+    }
+    Ok(total)
+}
