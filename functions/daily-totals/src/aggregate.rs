@@ -1,6 +1,7 @@
 //! What one key accumulates per UTC day, depending on its dimension.
 //!
-//! - merchant keys: revenue and count per currency, and a HyperLogLog of accounts;
+//! - merchant keys: revenue and count per currency, and a HyperLogLog of accounts
+//!   (unless `DAILY_TOTALS_DISTINCT_ACCOUNTS=off`, [`crate::config::AccountSketch`]);
 //! - product keys: revenue and count per currency;
 //! - day keys: a deterministic bottom-k sample of transaction ids.
 //!
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use shardwise::sketch::{HyperLogLog, Reservoir};
 use shardwise::window::Aggregate;
 
+use crate::config::AccountSketch;
 use crate::txn::Txn;
 
 /// What a state key stands for; its prefix in the key (`merchant#m-00001`).
@@ -127,6 +129,8 @@ pub struct DayAggregate {
     pub dimension: Dimension,
     /// HyperLogLog precision of the distinct-accounts sketch.
     pub hll_precision: u8,
+    /// Whether merchant keys keep the distinct-accounts sketch at all.
+    pub account_sketch: AccountSketch,
     /// Size of the daily sample.
     pub sample_size: usize,
 }
@@ -142,7 +146,9 @@ impl Aggregate for DayAggregate {
                 let total = acc.totals.entry(t.currency.clone()).or_default();
                 total.revenue_minor += t.amount_minor;
                 total.count += 1;
-                if self.dimension == Dimension::Merchant {
+                if self.dimension == Dimension::Merchant
+                    && self.account_sketch == AccountSketch::Hll
+                {
                     acc.accounts
                         .get_or_insert_with(|| HyperLogLog::new(self.hll_precision))
                         .insert(t.account_id.as_bytes());
