@@ -25,7 +25,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         &processing.dead_letter_table,
     )
     .with_late_events_table(processing.late_events_table.as_deref())
-    .with_timers_table(processing.timers_table.as_deref());
+    .with_timers_table(processing.timers_table.as_deref())
+    // As shardwise::runtime::run_kinesis_with: SHARDWISE_COMMIT_GROUP(_SCOPE) take effect.
+    .with_commit_grouping_scope(processing.commit_group, processing.commit_group_scope);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let handler = DailyTotalsHandler::new(Arc::new(store), &processing, config, Arc::clone(&clock));
     daily_totals::run(handler, clock).await
