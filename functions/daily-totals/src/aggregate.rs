@@ -120,6 +120,9 @@ pub struct DayAcc {
     /// Transaction sample (day keys).
     #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<Reservoir>,
+    /// Totals per merchant and currency (merchant bucket keys, `merchant_buckets` > 0).
+    #[serde(rename = "m", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_merchant: BTreeMap<String, BTreeMap<String, Total>>,
 }
 
 /// The daily aggregate of one dimension.
@@ -131,6 +134,8 @@ pub struct DayAggregate {
     pub hll_precision: u8,
     /// Whether merchant keys keep the distinct-accounts sketch at all.
     pub account_sketch: AccountSketch,
+    /// Merchant keys are buckets of merchants: totals go per merchant.
+    pub merchant_buckets: bool,
     /// Size of the daily sample.
     pub sample_size: usize,
 }
@@ -142,6 +147,12 @@ impl Aggregate for DayAggregate {
 
     fn add(&self, acc: &mut DayAcc, t: &Txn) {
         match self.dimension {
+            Dimension::Merchant if self.merchant_buckets => {
+                let totals = acc.by_merchant.entry(t.merchant_id.clone()).or_default();
+                let total = totals.entry(t.currency.clone()).or_default();
+                total.revenue_minor += t.amount_minor;
+                total.count += 1;
+            }
             Dimension::Merchant | Dimension::Product => {
                 let total = acc.totals.entry(t.currency.clone()).or_default();
                 total.revenue_minor += t.amount_minor;
@@ -167,6 +178,14 @@ impl Aggregate for DayAggregate {
             let total = acc.totals.entry(currency).or_default();
             total.revenue_minor += t.revenue_minor;
             total.count += t.count;
+        }
+        for (merchant, totals) in other.by_merchant {
+            let mine = acc.by_merchant.entry(merchant).or_default();
+            for (currency, t) in totals {
+                let total = mine.entry(currency).or_default();
+                total.revenue_minor += t.revenue_minor;
+                total.count += t.count;
+            }
         }
         match (&mut acc.accounts, other.accounts) {
             (Some(a), Some(b)) => a.merge(&b),

@@ -47,7 +47,8 @@
 //! `DAILY_TOTALS_DEDUPE=off` counts every record instead (the Flink benchmark's R2, whose
 //! SQL counts rows): the list is most of a busy merchant's state item, rewritten with
 //! every commit. `DAILY_TOTALS_DISTINCT_ACCOUNTS=off` likewise drops the HyperLogLog and
-//! its output ([`config`] has the variables and why).
+//! its output, and `DAILY_TOTALS_MERCHANT_BUCKETS=N` keeps the merchant totals in N
+//! hashed state keys instead of one per merchant ([`config`] has the variables and why).
 //!
 //! ## Layout
 //! - [`txn`] — the event and the validating codec; [`aggregate`] — per-day accumulator

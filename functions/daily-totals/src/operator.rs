@@ -13,6 +13,7 @@
 //! a duplicate id changes nothing), which keeps its hot per-day key small.
 
 use serde::{Deserialize, Serialize};
+use shardwise::sketch::hash::hash64;
 use shardwise::window::{Added, Assigner, WindowResult, WindowState, Windows};
 use shardwise::{Context, Error, EventTime, KeyedState, Operator, RecordMeta, Timer};
 
@@ -25,6 +26,14 @@ use crate::output::{
     SAMPLE_SK, day_pk,
 };
 use crate::txn::{Txn, day_of};
+
+/// Id prefix of a merchant bucket key (`merchant#bucket~17`). With buckets on, every
+/// merchant key is a bucket; its rows name the merchants from the bucket's state, never
+/// the key. (Switching the bucket count on a running deployment splits a day's totals
+/// over two key sets: change it between days, or on fresh tables.)
+pub const BUCKET_ID_PREFIX: &str = "bucket~";
+/// Seed of the merchant → bucket hash (changing it moves every merchant).
+const BUCKET_SEED: u64 = 0x6275_636b;
 
 /// One key's state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -91,6 +100,7 @@ impl DailyTotals {
             dimension,
             hll_precision: self.config.hll_precision,
             account_sketch: self.config.account_sketch,
+            merchant_buckets: self.config.merchant_buckets > 0,
             sample_size: self.config.sample_size,
         };
         Windows::new(Assigner::DAILY, aggregate)
@@ -109,6 +119,11 @@ impl Operator for DailyTotals {
 
     fn key(&self, event: &Txn, _: &RecordMeta) -> Result<String, Error> {
         Ok(match self.dimension {
+            Dimension::Merchant if self.config.merchant_buckets > 0 => {
+                let bucket = hash64(BUCKET_SEED, event.merchant_id.as_bytes())
+                    % u64::from(self.config.merchant_buckets);
+                self.dimension.key(&format!("{BUCKET_ID_PREFIX}{bucket}"))
+            }
             Dimension::Merchant => self.dimension.key(&event.merchant_id),
             Dimension::Product => self.dimension.key(&event.product_id),
             Dimension::Day => self.dimension.key(&event.day()),
@@ -175,7 +190,14 @@ fn emit(
 ) {
     let day = day_of(r.window.start);
     let pk = day_pk(&day);
-    for (currency, total) in &r.result.totals {
+    // A merchant bucket's day emits one row per merchant, each named by the merchant.
+    let per_id = r
+        .result
+        .by_merchant
+        .iter()
+        .flat_map(|(merchant, totals)| totals.iter().map(move |t| (merchant.as_str(), t)));
+    let own = r.result.totals.iter().map(|t| (id, t));
+    for (id, (currency, total)) in own.chain(per_id) {
         let sk = format!("{}#{id}#{currency}", dimension.as_str());
         let out = DimensionTotal {
             day: day.clone(),
@@ -356,5 +378,80 @@ mod tests {
         assert_eq!(Dimension::parse_key("unknown#x"), None);
         let op = DailyTotals::from_lookup(|_| None).unwrap();
         assert_eq!(op.name(), OPERATOR_NAME);
+    }
+
+    /// Merchant rows `(merchant, revenue, count)` after the day closed, sorted.
+    fn merchant_rows(
+        config: DailyTotalsConfig,
+        txns: &[(&str, &str, i64)],
+    ) -> Vec<(String, i64, u64)> {
+        let mut h = Harness::new(DailyTotals::new(Dimension::Merchant, config));
+        for (id, merchant, amount) in txns {
+            h.process(Txn {
+                merchant_id: (*merchant).to_owned(),
+                ..txn(id, *amount)
+            })
+            .unwrap();
+        }
+        h.advance_watermark(EventTime(DAY_START_MS + DAY_MS + 1))
+            .unwrap();
+        let mut rows: Vec<_> = h
+            .outputs
+            .iter()
+            .filter_map(|(_, _, o)| match o {
+                DailyOutput::Total(t) => Some((t.id.clone(), t.revenue_minor, t.count)),
+                _ => None,
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    #[test]
+    fn merchant_buckets_give_the_same_rows_as_one_key_per_merchant() {
+        let txns: Vec<(String, String, i64)> = (0..60)
+            .map(|i| (format!("tx-{i}"), format!("m-{:05}", i % 13), 100 + i))
+            .collect();
+        let txns: Vec<(&str, &str, i64)> = txns
+            .iter()
+            .map(|(id, m, a)| (id.as_str(), m.as_str(), *a))
+            .collect();
+        let plain = DailyTotalsConfig {
+            account_sketch: AccountSketch::Off,
+            ..DailyTotalsConfig::default()
+        };
+        let bucketed = DailyTotalsConfig {
+            merchant_buckets: 4,
+            ..plain
+        };
+        let expected = merchant_rows(plain, &txns);
+        assert_eq!(expected.len(), 13);
+        assert_eq!(merchant_rows(bucketed, &txns), expected);
+
+        let op = DailyTotals::new(Dimension::Merchant, bucketed);
+        let meta = RecordMeta {
+            shard: shardwise::ShardId("shardId-000000000000".into()),
+            sequence: shardwise::SequenceNumber::parse("1").unwrap(),
+            partition_key: shardwise::PartitionKey(String::new()),
+            arrival: EventTime(0),
+        };
+        let keys: std::collections::BTreeSet<String> = txns
+            .iter()
+            .map(|(id, m, a)| {
+                op.key(
+                    &Txn {
+                        merchant_id: (*m).to_owned(),
+                        ..txn(id, *a)
+                    },
+                    &meta,
+                )
+                .unwrap()
+            })
+            .collect();
+        assert!(keys.len() <= 4 && keys.len() > 1, "{keys:?}");
+        assert!(
+            keys.iter().all(|k| k.starts_with("merchant#bucket~")),
+            "{keys:?}"
+        );
     }
 }
