@@ -26,7 +26,11 @@
 //! however little changed in it; N bucket items hold the same totals in a few KB each.
 //! The output rows are the same (one per merchant). Measured on the Flink benchmark's R2
 //! (release, 2 shards, 2M events): 16 buckets cut write units per event from 0.31 to
-//! 0.04, and the drain got 2.6x faster (fewer, larger commits).
+//! 0.04, and the drain got 2.6x faster (fewer, larger commits). It pays while a batch
+//! touches more than ~5 % of the merchants (a bucket write bills all of its merchants'
+//! ~45-byte totals, per KB); with few merchants per batch among very many, one key per
+//! merchant is cheaper. A bucket must also stay under the state budget (350 KB: ~7,000
+//! merchant-currency totals).
 //!
 //! Switching dedupe off on a running deployment drops a key's stored list on its next
 //! event (so the item shrinks); switching distinct accounts off stops adding to the
