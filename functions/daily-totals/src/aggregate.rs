@@ -1,6 +1,7 @@
 //! What one key accumulates per UTC day, depending on its dimension.
 //!
-//! - merchant keys: revenue and count per currency, and a HyperLogLog of accounts;
+//! - merchant keys: revenue and count per currency, and a HyperLogLog of accounts
+//!   (unless `DAILY_TOTALS_DISTINCT_ACCOUNTS=off`, [`crate::config::AccountSketch`]);
 //! - product keys: revenue and count per currency;
 //! - day keys: a deterministic bottom-k sample of transaction ids.
 //!
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use shardwise::sketch::{HyperLogLog, Reservoir};
 use shardwise::window::Aggregate;
 
+use crate::config::AccountSketch;
 use crate::txn::Txn;
 
 /// What a state key stands for; its prefix in the key (`merchant#m-00001`).
@@ -118,6 +120,9 @@ pub struct DayAcc {
     /// Transaction sample (day keys).
     #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<Reservoir>,
+    /// Totals per merchant and currency (merchant bucket keys, `merchant_buckets` > 0).
+    #[serde(rename = "m", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_merchant: BTreeMap<String, BTreeMap<String, Total>>,
 }
 
 /// The daily aggregate of one dimension.
@@ -127,6 +132,10 @@ pub struct DayAggregate {
     pub dimension: Dimension,
     /// HyperLogLog precision of the distinct-accounts sketch.
     pub hll_precision: u8,
+    /// Whether merchant keys keep the distinct-accounts sketch at all.
+    pub account_sketch: AccountSketch,
+    /// Merchant keys are buckets of merchants: totals go per merchant.
+    pub merchant_buckets: bool,
     /// Size of the daily sample.
     pub sample_size: usize,
 }
@@ -138,11 +147,19 @@ impl Aggregate for DayAggregate {
 
     fn add(&self, acc: &mut DayAcc, t: &Txn) {
         match self.dimension {
+            Dimension::Merchant if self.merchant_buckets => {
+                let totals = acc.by_merchant.entry(t.merchant_id.clone()).or_default();
+                let total = totals.entry(t.currency.clone()).or_default();
+                total.revenue_minor += t.amount_minor;
+                total.count += 1;
+            }
             Dimension::Merchant | Dimension::Product => {
                 let total = acc.totals.entry(t.currency.clone()).or_default();
                 total.revenue_minor += t.amount_minor;
                 total.count += 1;
-                if self.dimension == Dimension::Merchant {
+                if self.dimension == Dimension::Merchant
+                    && self.account_sketch == AccountSketch::Hll
+                {
                     acc.accounts
                         .get_or_insert_with(|| HyperLogLog::new(self.hll_precision))
                         .insert(t.account_id.as_bytes());
@@ -161,6 +178,14 @@ impl Aggregate for DayAggregate {
             let total = acc.totals.entry(currency).or_default();
             total.revenue_minor += t.revenue_minor;
             total.count += t.count;
+        }
+        for (merchant, totals) in other.by_merchant {
+            let mine = acc.by_merchant.entry(merchant).or_default();
+            for (currency, t) in totals {
+                let total = mine.entry(currency).or_default();
+                total.revenue_minor += t.revenue_minor;
+                total.count += t.count;
+            }
         }
         match (&mut acc.accounts, other.accounts) {
             (Some(a), Some(b)) => a.merge(&b),

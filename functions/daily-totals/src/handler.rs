@@ -14,7 +14,9 @@ use std::sync::Arc;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::{LambdaEvent, service_fn};
-use shardwise::{BatchReport, Clock, Error, ProcessingConfig, Processor, StateStore};
+use shardwise::{
+    BatchReport, Clock, Error, ProcessingConfig, Processor, ShardDirectory, StateStore,
+};
 
 use crate::operator::{DailyTotals, DailyTotalsConfig};
 use crate::txn::TxnCodec;
@@ -45,6 +47,22 @@ impl<S: StateStore> DailyTotalsHandler<S> {
                     Arc::clone(&clock),
                 )
             })
+            .collect();
+        Self { processors }
+    }
+
+    /// Gives every processor the source stream's shard directory, as
+    /// `shardwise::run_kinesis_with` does for single-processor functions: shards that have
+    /// not delivered a batch yet then hold the operator watermark back (without it, the
+    /// first shard to commit sets the watermark alone, and another shard's first records
+    /// could be judged late against it and never counted), and retired shards'
+    /// high-water marks are pruned after resharding (`shardwise::shards`).
+    #[must_use]
+    pub fn with_shard_directory(self, shards: Arc<dyn ShardDirectory>) -> Self {
+        let processors = self
+            .processors
+            .into_iter()
+            .map(|p| p.with_shard_directory(Arc::clone(&shards)))
             .collect();
         Self { processors }
     }

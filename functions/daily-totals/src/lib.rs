@@ -44,13 +44,20 @@
 //! producer (same id, new record) is dropped by [`dedupe::RecentIds`]: ids seen on the
 //! key within 10 minutes of arrival time, at most 6,000 per key (the bound and its
 //! reasoning are in that module). The day key needs no dedupe: the sample is idempotent.
+//! `DAILY_TOTALS_DEDUPE=off` counts every record instead (the Flink benchmark's R2, whose
+//! SQL counts rows): the list is most of a busy merchant's state item, rewritten with
+//! every commit. `DAILY_TOTALS_DISTINCT_ACCOUNTS=off` likewise drops the HyperLogLog and
+//! its output, and `DAILY_TOTALS_MERCHANT_BUCKETS=N` keeps the merchant totals in N
+//! hashed state keys instead of one per merchant ([`config`] has the variables and why).
 //!
 //! ## Layout
 //! - [`txn`] — the event and the validating codec; [`aggregate`] — per-day accumulator
-//!   per dimension; [`dedupe`] — recent ids; [`operator`] — the operator and its config;
+//!   per dimension; [`dedupe`] — recent ids; [`config`] — the settings from the
+//!   environment; [`operator`] — the operator;
 //!   [`output`] — the written items; [`handler`] — the three processors and Lambda wiring.
 
 pub mod aggregate;
+pub mod config;
 pub mod dedupe;
 pub mod handler;
 pub mod operator;
@@ -58,7 +65,8 @@ pub mod output;
 pub mod txn;
 
 pub use aggregate::{Dimension, DimensionSet};
+pub use config::{AccountSketch, DailyTotalsConfig, Dedupe};
 pub use handler::{DailyTotalsHandler, run};
-pub use operator::{DailyTotals, DailyTotalsConfig, TotalsState};
+pub use operator::{DailyTotals, TotalsState};
 pub use output::{DailyOutput, OPERATOR_NAME};
 pub use txn::{Txn, TxnCodec};

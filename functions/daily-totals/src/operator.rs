@@ -13,10 +13,13 @@
 //! a duplicate id changes nothing), which keeps its hot per-day key small.
 
 use serde::{Deserialize, Serialize};
+use shardwise::sketch::hash::hash64;
 use shardwise::window::{Added, Assigner, WindowResult, WindowState, Windows};
 use shardwise::{Context, Error, EventTime, KeyedState, Operator, RecordMeta, Timer};
 
-use crate::aggregate::{DayAcc, DayAggregate, Dimension, DimensionSet};
+use crate::aggregate::{DayAcc, DayAggregate, Dimension};
+pub use crate::config::DailyTotalsConfig;
+use crate::config::Dedupe;
 use crate::dedupe::RecentIds;
 use crate::output::{
     DISTINCT_SK_PREFIX, DailyOutput, DaySample, DimensionTotal, DistinctAccounts, OPERATOR_NAME,
@@ -24,67 +27,13 @@ use crate::output::{
 };
 use crate::txn::{Txn, day_of};
 
-/// Env var: allowed lateness in seconds (from the template's Globals).
-pub const ENV_ALLOWED_LATENESS_SECONDS: &str = "ALLOWED_LATENESS_SECONDS";
-/// Allowed lateness when the variable is unset (the template's default).
-pub const DEFAULT_ALLOWED_LATENESS_SECONDS: i64 = 300;
-/// Env var: the dimensions to compute, comma-separated (`merchant,product,day`, the
-/// default when unset or empty).
-pub const ENV_DIMENSIONS: &str = "DAILY_TOTALS_DIMENSIONS";
-
-/// Settings of the daily totals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DailyTotalsConfig {
-    /// Events up to this long after their day's end still update it.
-    pub allowed_lateness_ms: i64,
-    /// HyperLogLog precision for distinct accounts (12 → ≈ 1.6 %).
-    pub hll_precision: u8,
-    /// Transactions sampled per day.
-    pub sample_size: usize,
-    /// The dimensions computed (one processor each).
-    pub dimensions: DimensionSet,
-}
-
-impl Default for DailyTotalsConfig {
-    fn default() -> Self {
-        Self {
-            allowed_lateness_ms: DEFAULT_ALLOWED_LATENESS_SECONDS * 1000,
-            hll_precision: shardwise::sketch::hll::DEFAULT_PRECISION,
-            sample_size: shardwise::sketch::reservoir::DEFAULT_SAMPLE_SIZE,
-            dimensions: DimensionSet::default(),
-        }
-    }
-}
-
-impl DailyTotalsConfig {
-    /// Reads [`ENV_ALLOWED_LATENESS_SECONDS`] and [`ENV_DIMENSIONS`] through `lookup` (defaults otherwise).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let mut config = Self::default();
-        if let Some(text) = lookup(ENV_ALLOWED_LATENESS_SECONDS).filter(|t| !t.is_empty()) {
-            let seconds: i64 = text.trim().parse().map_err(|_| {
-                Error::Config(format!(
-                    "{ENV_ALLOWED_LATENESS_SECONDS} must be a whole number of seconds, not {text:?}"
-                ))
-            })?;
-            if seconds < 0 {
-                return Err(Error::Config(format!(
-                    "{ENV_ALLOWED_LATENESS_SECONDS} must not be negative"
-                )));
-            }
-            config.allowed_lateness_ms = seconds.saturating_mul(1000);
-        }
-        if let Some(text) = lookup(ENV_DIMENSIONS).filter(|t| !t.trim().is_empty()) {
-            config.dimensions = DimensionSet::parse(&text)
-                .map_err(|why| Error::Config(format!("{ENV_DIMENSIONS}: {why}")))?;
-        }
-        Ok(config)
-    }
-
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, Error> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-}
+/// Id prefix of a merchant bucket key (`merchant#bucket~17`). With buckets on, every
+/// merchant key is a bucket; its rows name the merchants from the bucket's state, never
+/// the key. (Switching the bucket count on a running deployment splits a day's totals
+/// over two key sets: change it between days, or on fresh tables.)
+pub const BUCKET_ID_PREFIX: &str = "bucket~";
+/// Seed of the merchant → bucket hash (changing it moves every merchant).
+const BUCKET_SEED: u64 = 0x6275_636b;
 
 /// One key's state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -127,10 +76,31 @@ impl DailyTotals {
         self.dimension
     }
 
+    /// Whether a merchant or product key counts `event`: false for an id it saw
+    /// recently ([`Dedupe::RecentIds`]); always true with [`Dedupe::Off`], which also
+    /// drops a list stored while dedupe was on (it would otherwise be rewritten with
+    /// every commit of the key, never pruned).
+    fn first_time(&self, event: &Txn, ctx: &mut Context<'_, TotalsState, DailyOutput>) -> bool {
+        match self.config.dedupe {
+            Dedupe::RecentIds => {
+                let arrival = ctx.record().map_or(ctx.now().0, |r| r.arrival.0);
+                ctx.state().seen.first_time(&event.transaction_id, arrival)
+            }
+            Dedupe::Off => {
+                if !ctx.state().seen.is_empty() {
+                    ctx.state().seen = RecentIds::default();
+                }
+                true
+            }
+        }
+    }
+
     fn windows(&self, dimension: Dimension) -> Windows<DayAggregate> {
         let aggregate = DayAggregate {
             dimension,
             hll_precision: self.config.hll_precision,
+            account_sketch: self.config.account_sketch,
+            merchant_buckets: self.config.merchant_buckets > 0,
             sample_size: self.config.sample_size,
         };
         Windows::new(Assigner::DAILY, aggregate)
@@ -149,6 +119,11 @@ impl Operator for DailyTotals {
 
     fn key(&self, event: &Txn, _: &RecordMeta) -> Result<String, Error> {
         Ok(match self.dimension {
+            Dimension::Merchant if self.config.merchant_buckets > 0 => {
+                let bucket = hash64(BUCKET_SEED, event.merchant_id.as_bytes())
+                    % u64::from(self.config.merchant_buckets);
+                self.dimension.key(&format!("{BUCKET_ID_PREFIX}{bucket}"))
+            }
             Dimension::Merchant => self.dimension.key(&event.merchant_id),
             Dimension::Product => self.dimension.key(&event.product_id),
             Dimension::Day => self.dimension.key(&event.day()),
@@ -170,11 +145,8 @@ impl Operator for DailyTotals {
             if windows.is_late(event.event_time(), ctx.watermark()) {
                 return Ok(());
             }
-        } else {
-            let arrival = ctx.record().map_or(ctx.now().0, |r| r.arrival.0);
-            if !ctx.state().seen.first_time(&event.transaction_id, arrival) {
-                return Ok(());
-            }
+        } else if !self.first_time(&event, ctx) {
+            return Ok(());
         }
         let id = Dimension::parse_key(key).map_or(key, |(_, id)| id);
         let day = event.day();
@@ -218,7 +190,14 @@ fn emit(
 ) {
     let day = day_of(r.window.start);
     let pk = day_pk(&day);
-    for (currency, total) in &r.result.totals {
+    // A merchant bucket's day emits one row per merchant, each named by the merchant.
+    let per_id = r
+        .result
+        .by_merchant
+        .iter()
+        .flat_map(|(merchant, totals)| totals.iter().map(move |t| (merchant.as_str(), t)));
+    let own = r.result.totals.iter().map(|t| (id, t));
+    for (id, (currency, total)) in own.chain(per_id) {
         let sk = format!("{}#{id}#{currency}", dimension.as_str());
         let out = DimensionTotal {
             day: day.clone(),
@@ -253,40 +232,140 @@ fn emit(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use shardwise::Harness;
 
-    #[test]
-    fn allowed_lateness_comes_from_the_environment_in_seconds() {
-        let config = DailyTotalsConfig::from_lookup(|name| {
-            (name == ENV_ALLOWED_LATENESS_SECONDS).then(|| "90".to_owned())
-        })
-        .unwrap();
-        assert_eq!(config.allowed_lateness_ms, 90_000);
-        let default = DailyTotalsConfig::from_lookup(|_| None).unwrap();
-        assert_eq!(default.allowed_lateness_ms, 300_000);
-        assert!(DailyTotalsConfig::from_lookup(|_| Some("-1".into())).is_err());
-        assert!(DailyTotalsConfig::from_lookup(|_| Some("soon".into())).is_err());
+    use super::*;
+    use crate::config::AccountSketch;
+
+    /// 2026-11-21T00:00:00Z.
+    const DAY_START_MS: i64 = 1_795_219_200_000;
+    const DAY_MS: i64 = 86_400_000;
+
+    fn txn(id: &str, amount_minor: i64) -> Txn {
+        Txn {
+            transaction_id: id.to_owned(),
+            account_id: format!("acc-{id}"),
+            merchant_id: "m-1".to_owned(),
+            product_id: "p-1".to_owned(),
+            amount_minor,
+            currency: "EUR".to_owned(),
+            event_time_ms: DAY_START_MS + 3_600_000,
+        }
+    }
+
+    /// Runs `ids` (amount 100 each) through the merchant operator, closes the day and
+    /// returns its outputs and the harness.
+    fn merchant_day(config: DailyTotalsConfig, ids: &[&str]) -> Harness<DailyTotals> {
+        let mut h = Harness::new(DailyTotals::new(Dimension::Merchant, config));
+        for id in ids {
+            h.process(txn(id, 100)).unwrap();
+        }
+        h.advance_watermark(EventTime(DAY_START_MS + DAY_MS + 1))
+            .unwrap();
+        h
+    }
+
+    fn merchant_total(h: &Harness<DailyTotals>) -> (i64, u64) {
+        let totals: Vec<_> = h
+            .outputs
+            .iter()
+            .filter_map(|(_, _, o)| match o {
+                DailyOutput::Total(t) => Some((t.revenue_minor, t.count)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(totals.len(), 1, "{:?}", h.outputs);
+        totals[0]
+    }
+
+    fn dedupe(dedupe: Dedupe) -> DailyTotalsConfig {
+        DailyTotalsConfig {
+            dedupe,
+            ..DailyTotalsConfig::default()
+        }
     }
 
     #[test]
-    fn dimensions_default_to_all_and_can_be_narrowed_by_name() {
-        let all: Vec<Dimension> = DailyTotalsConfig::default().dimensions.iter().collect();
-        assert_eq!(all, Dimension::ALL);
-        let lookup = |value: &'static str| {
-            move |name: &str| (name == ENV_DIMENSIONS).then(|| value.to_owned())
+    fn by_default_a_resent_transaction_id_is_counted_once() {
+        let h = merchant_day(DailyTotalsConfig::default(), &["tx-1", "tx-2", "tx-1"]);
+        assert_eq!(merchant_total(&h), (200, 2));
+    }
+
+    #[test]
+    fn with_dedupe_off_a_resent_transaction_id_is_counted_twice() {
+        let h = merchant_day(dedupe(Dedupe::Off), &["tx-1", "tx-2", "tx-1"]);
+        assert_eq!(merchant_total(&h), (300, 3));
+        let state = h.state("merchant#m-1").unwrap();
+        assert!(state.seen.is_empty(), "nothing is remembered");
+    }
+
+    #[test]
+    fn with_dedupe_off_a_list_stored_while_it_was_on_is_dropped() {
+        let mut state = TotalsState::default();
+        assert!(state.seen.first_time("tx-0", 0));
+        let mut effects = shardwise::Effects::default();
+        let mut ctx = Context::new(&mut state, &mut effects, None, EventTime(0));
+        DailyTotals::new(Dimension::Merchant, dedupe(Dedupe::Off))
+            .on_event("merchant#m-1", txn("tx-0", 100), &mut ctx)
+            .unwrap();
+        assert!(state.seen.is_empty());
+        let json = serde_json::to_string(&state).unwrap();
+        assert!(
+            !json.contains("\"d\""),
+            "the item no longer carries it: {json}"
+        );
+        assert_eq!(state.windows.len(), 1, "and the event counted");
+    }
+
+    #[test]
+    fn a_state_stored_without_a_recent_ids_list_deserializes_empty() {
+        let state: TotalsState = serde_json::from_str("{}").unwrap();
+        assert!(state.seen.is_empty());
+        let json = serde_json::to_string(&TotalsState::default()).unwrap();
+        assert!(
+            !json.contains("\"d\""),
+            "an empty list is not written: {json}"
+        );
+        let back: TotalsState = serde_json::from_str(&json).unwrap();
+        assert!(back.seen.is_empty());
+    }
+
+    #[test]
+    fn with_distinct_accounts_off_merchants_keep_no_sketch_and_emit_no_distinct_row() {
+        let off = DailyTotalsConfig {
+            account_sketch: AccountSketch::Off,
+            ..DailyTotalsConfig::default()
         };
-        let merchant = DailyTotalsConfig::from_lookup(lookup(" merchant ")).unwrap();
-        assert_eq!(
-            merchant.dimensions.iter().collect::<Vec<_>>(),
-            [Dimension::Merchant]
+        let mut h = Harness::new(DailyTotals::new(Dimension::Merchant, off));
+        h.process(txn("tx-1", 100)).unwrap();
+        let state = serde_json::to_string(h.state("merchant#m-1").unwrap()).unwrap();
+        // A sketch serializes as `{"p":<precision>,…}` (shardwise::sketch::hll).
+        assert!(!state.contains("\"p\":"), "no sketch in the state: {state}");
+        let mut default = Harness::new(DailyTotals::new(
+            Dimension::Merchant,
+            DailyTotalsConfig::default(),
+        ));
+        default.process(txn("tx-1", 100)).unwrap();
+        let sketched = serde_json::to_string(default.state("merchant#m-1").unwrap()).unwrap();
+        assert!(sketched.contains("\"p\":12"), "{sketched}");
+        h.advance_watermark(EventTime(DAY_START_MS + DAY_MS + 1))
+            .unwrap();
+        assert_eq!(merchant_total(&h), (100, 1));
+        assert!(
+            !h.outputs
+                .iter()
+                .any(|(_, _, o)| matches!(o, DailyOutput::Distinct(_))),
+            "{:?}",
+            h.outputs
         );
-        let two = DailyTotalsConfig::from_lookup(lookup("day,merchant")).unwrap();
-        assert_eq!(
-            two.dimensions.iter().collect::<Vec<_>>(),
-            [Dimension::Merchant, Dimension::Day]
+
+        let on = merchant_day(DailyTotalsConfig::default(), &["tx-1"]);
+        assert!(
+            on.outputs
+                .iter()
+                .any(|(_, _, o)| matches!(o, DailyOutput::Distinct(_))),
+            "the default keeps the distinct row"
         );
-        assert!(DailyTotalsConfig::from_lookup(lookup("merchant,shop")).is_err());
-        assert!(DailyTotalsConfig::from_lookup(lookup(",")).is_err());
     }
 
     #[test]
@@ -299,5 +378,80 @@ mod tests {
         assert_eq!(Dimension::parse_key("unknown#x"), None);
         let op = DailyTotals::from_lookup(|_| None).unwrap();
         assert_eq!(op.name(), OPERATOR_NAME);
+    }
+
+    /// Merchant rows `(merchant, revenue, count)` after the day closed, sorted.
+    fn merchant_rows(
+        config: DailyTotalsConfig,
+        txns: &[(&str, &str, i64)],
+    ) -> Vec<(String, i64, u64)> {
+        let mut h = Harness::new(DailyTotals::new(Dimension::Merchant, config));
+        for (id, merchant, amount) in txns {
+            h.process(Txn {
+                merchant_id: (*merchant).to_owned(),
+                ..txn(id, *amount)
+            })
+            .unwrap();
+        }
+        h.advance_watermark(EventTime(DAY_START_MS + DAY_MS + 1))
+            .unwrap();
+        let mut rows: Vec<_> = h
+            .outputs
+            .iter()
+            .filter_map(|(_, _, o)| match o {
+                DailyOutput::Total(t) => Some((t.id.clone(), t.revenue_minor, t.count)),
+                _ => None,
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    #[test]
+    fn merchant_buckets_give_the_same_rows_as_one_key_per_merchant() {
+        let txns: Vec<(String, String, i64)> = (0..60)
+            .map(|i| (format!("tx-{i}"), format!("m-{:05}", i % 13), 100 + i))
+            .collect();
+        let txns: Vec<(&str, &str, i64)> = txns
+            .iter()
+            .map(|(id, m, a)| (id.as_str(), m.as_str(), *a))
+            .collect();
+        let plain = DailyTotalsConfig {
+            account_sketch: AccountSketch::Off,
+            ..DailyTotalsConfig::default()
+        };
+        let bucketed = DailyTotalsConfig {
+            merchant_buckets: 4,
+            ..plain
+        };
+        let expected = merchant_rows(plain, &txns);
+        assert_eq!(expected.len(), 13);
+        assert_eq!(merchant_rows(bucketed, &txns), expected);
+
+        let op = DailyTotals::new(Dimension::Merchant, bucketed);
+        let meta = RecordMeta {
+            shard: shardwise::ShardId("shardId-000000000000".into()),
+            sequence: shardwise::SequenceNumber::parse("1").unwrap(),
+            partition_key: shardwise::PartitionKey(String::new()),
+            arrival: EventTime(0),
+        };
+        let keys: std::collections::BTreeSet<String> = txns
+            .iter()
+            .map(|(id, m, a)| {
+                op.key(
+                    &Txn {
+                        merchant_id: (*m).to_owned(),
+                        ..txn(id, *a)
+                    },
+                    &meta,
+                )
+                .unwrap()
+            })
+            .collect();
+        assert!(keys.len() <= 4 && keys.len() > 1, "{keys:?}");
+        assert!(
+            keys.iter().all(|k| k.starts_with("merchant#bucket~")),
+            "{keys:?}"
+        );
     }
 }

@@ -7,10 +7,15 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use base64::Engine;
 use daily_totals::{DailyTotalsConfig, DailyTotalsHandler};
 use monitoring::generator::{GeneratorConfig, RecordKind, generate};
-use shardwise::{EventTime, ManualClock, MemoryStateStore, ProcessingConfig};
+use shardwise::{EventTime, ManualClock, MemoryStateStore, ProcessingConfig, StaticShards};
 
 /// A Kinesis batch of `(partition key, data, sequence number, arrival ms)` on shard 0.
 pub fn kinesis_event(records: &[(String, Vec<u8>, u64, i64)]) -> KinesisEvent {
+    kinesis_event_on("shardId-000000000000", records)
+}
+
+/// [`kinesis_event`] on `shard`.
+pub fn kinesis_event_on(shard: &str, records: &[(String, Vec<u8>, u64, i64)]) -> KinesisEvent {
     let records: Vec<serde_json::Value> = records
         .iter()
         .map(|(pk, data, seq, arrival_ms)| {
@@ -20,7 +25,7 @@ pub fn kinesis_event(records: &[(String, Vec<u8>, u64, i64)]) -> KinesisEvent {
                     "data": base64::engine::general_purpose::STANDARD.encode(data),
                     "approximateArrivalTimestamp": *arrival_ms as f64 / 1000.0},
                 "eventSource": "aws:kinesis", "eventVersion": "1.0",
-                "eventID": format!("shardId-000000000000:{seq}"), "eventName": "aws:kinesis:record",
+                "eventID": format!("{shard}:{seq}"), "eventName": "aws:kinesis:record",
                 "invokeIdentityArn": "arn:aws:iam::123456789012:role/r", "awsRegion": "us-east-1",
                 "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/transactions"
             })
@@ -96,4 +101,65 @@ async fn batches_commit_every_dimension_once_and_redelivery_changes_nothing() {
     let second = store.snapshot();
     assert_eq!(second.states, first.states);
     assert_eq!(second.commits, first.commits);
+}
+
+/// One generated transaction re-timed to `event_time` (RFC 3339), as record bytes.
+fn transaction_at(n: usize, event_time: &str) -> (String, Vec<u8>) {
+    let generated = generate(&GeneratorConfig {
+        transactions: 20,
+        malformed_rate: 0.0,
+        duplicate_rate: 0.0,
+        late_events: false,
+        ..GeneratorConfig::default()
+    })
+    .unwrap();
+    let record = generated.records().nth(n).unwrap();
+    let mut tx: serde_json::Value = serde_json::from_slice(&record.data).unwrap();
+    tx["event_time"] = event_time.into();
+    (record.partition_key, serde_json::to_vec(&tx).unwrap())
+}
+
+/// Shard 0 delivers a record of the next day (its watermark passes the first day's end),
+/// then shard 1 delivers its first record, of the first day. Returns the late events.
+async fn second_shard_first_record(with_directory: bool) -> usize {
+    let store = Arc::new(MemoryStateStore::default());
+    let clock = Arc::new(ManualClock::new(EventTime(1_795_478_400_000))); // 2026-11-23
+    let processing = ProcessingConfig::new("state", "dead-letters");
+    let config = DailyTotalsConfig {
+        allowed_lateness_ms: 0,
+        ..DailyTotalsConfig::default()
+    };
+    let mut handler = DailyTotalsHandler::new(Arc::clone(&store), &processing, config, clock);
+    if with_directory {
+        handler = handler.with_shard_directory(Arc::new(StaticShards::new([
+            "shardId-000000000000",
+            "shardId-000000000001",
+        ])));
+    }
+    let (pk, next_day) = transaction_at(0, "2026-11-22T12:00:00.000Z");
+    let first = kinesis_event_on(
+        "shardId-000000000000",
+        &[(pk, next_day, 1, 1_795_392_000_000)],
+    );
+    assert_eq!(handler.process(&first).await.unwrap().first_failure, None);
+    let (pk, first_day) = transaction_at(1, "2026-11-21T12:00:00.000Z");
+    let second = kinesis_event_on(
+        "shardId-000000000001",
+        &[(pk, first_day, 2, 1_795_392_000_500)],
+    );
+    assert_eq!(handler.process(&second).await.unwrap().first_failure, None);
+    store.snapshot().late_events.len()
+}
+
+#[tokio::test]
+async fn a_shard_that_has_not_delivered_yet_holds_the_watermark_back() {
+    assert_eq!(
+        second_shard_first_record(true).await,
+        0,
+        "with the stream's shards known, shard 1's first record is on time"
+    );
+    assert!(
+        second_shard_first_record(false).await > 0,
+        "without them, shard 0 alone set the watermark and the record was routed late"
+    );
 }
