@@ -52,7 +52,10 @@
 //!   ([`dynamo_item`]: the item layout; [`dynamo_group`]: several keys' commits in one
 //!   transaction, opt-in with `SHARDWISE_COMMIT_GROUP`, by default only for commits that
 //!   are transactions anyway);
-//!   [`memory_store`] — an in-memory one with the same semantics, for unit tests.
+//!   [`memory_store`] — an in-memory one with the same semantics, for unit tests;
+//!   [`shard_log`] — the alternative backend for operators keyed by the partition key:
+//!   state per shard in the warm function, one S3 object and one conditional checkpoint
+//!   per batch (`SHARDWISE_STATE_BACKEND=shard_log`), timers fired in-process.
 //! - [`fold`] — one key's records folded into its state (pure); [`commit`] — the batch
 //!   commit (grouping, reads, concurrent conditional writes, conflicts, throttles).
 //! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`deadletter`] — poison records and timers.
