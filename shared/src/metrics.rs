@@ -103,6 +103,6 @@ mod tests {
             .as_array()
             .unwrap()
             .len();
-        assert_eq!(declared, 10);
+        assert_eq!(declared, 11);
     }
 }

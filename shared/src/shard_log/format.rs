@@ -58,6 +58,39 @@ struct ItemRecord {
     ttl: Option<i64>,
 }
 
+/// [`ItemRecord`] borrowed from the store's memory, for encoding without a copy.
+#[derive(Debug, Serialize)]
+struct ItemRecordRef<'a> {
+    k: &'a str,
+    v: u64,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    hwm: &'a BTreeMap<ShardId, SequenceNumber>,
+    body: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failing: Option<(&'a ShardId, &'a SequenceNumber, u32)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    timers: Vec<(Timer, i64)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttl: Option<i64>,
+}
+
+impl<'a> ItemRecordRef<'a> {
+    fn of(k: &'a str, s: &'a StoredState) -> Self {
+        Self {
+            k,
+            v: s.version,
+            hwm: &s.high_water,
+            body: &s.body,
+            failing: s
+                .failing
+                .as_ref()
+                .map(|f| (&f.shard, &f.sequence, f.attempts)),
+            timers: s.timers.iter().map(|(t, b)| (*t, *b)).collect(),
+            ttl: s.ttl,
+        }
+    }
+}
+
 /// One output in a log object's outbox.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct OutputRecord {
@@ -74,6 +107,19 @@ enum TableName {
     Outputs,
     LateEvents,
     DeadLetters,
+}
+
+/// A log or snapshot object as written (borrowing everything).
+#[derive(Debug, Serialize)]
+struct ObjectRef<'a> {
+    format: u32,
+    operator: &'a str,
+    shard: &'a ShardId,
+    version: u64,
+    snapshot: bool,
+    items: Vec<ItemRecordRef<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    outputs: Vec<OutputRecord>,
 }
 
 /// A log or snapshot object.
@@ -110,45 +156,15 @@ pub struct LogObject {
 impl LogObject {
     /// Encodes the object (JSON).
     pub fn encode(&self) -> Result<Vec<u8>, Error> {
-        let object = Object {
-            format: FORMAT,
-            operator: self.operator.clone(),
-            shard: self.shard.clone(),
-            version: self.version,
-            snapshot: self.snapshot,
-            items: self
-                .items
-                .iter()
-                .map(|(k, s)| ItemRecord {
-                    k: k.clone(),
-                    v: s.version,
-                    hwm: s.high_water.clone(),
-                    body: s.body.clone(),
-                    failing: s
-                        .failing
-                        .as_ref()
-                        .map(|f| (f.shard.clone(), f.sequence.clone(), f.attempts)),
-                    timers: s.timers.iter().map(|(t, b)| (*t, *b)).collect(),
-                    ttl: s.ttl,
-                })
-                .collect(),
-            outputs: self
-                .outputs
-                .iter()
-                .map(|o| OutputRecord {
-                    table: match o.table {
-                        OutputTable::Outputs => TableName::Outputs,
-                        OutputTable::LateEvents => TableName::LateEvents,
-                        OutputTable::DeadLetters => TableName::DeadLetters,
-                    },
-                    pk: o.pk.clone(),
-                    sk: o.sk.clone(),
-                    key: o.key.clone(),
-                    body: o.body.clone(),
-                })
-                .collect(),
-        };
-        serde_json::to_vec(&object).map_err(|e| Error::Service(format!("encoding log object: {e}")))
+        let items: Vec<(&str, &StoredState)> =
+            self.items.iter().map(|(k, s)| (k.as_str(), s)).collect();
+        encode_parts(
+            &self.operator,
+            &self.shard,
+            (self.version, self.snapshot),
+            &items,
+            &self.outputs,
+        )
     }
 
     /// Decodes an object; `name` (its key) is only used in the error.
@@ -207,6 +223,40 @@ impl LogObject {
                 .collect(),
         })
     }
+}
+
+/// Encodes an object from borrowed parts (the store's memory, without copying items):
+/// `(version, snapshot)` as in [`LogObject`].
+pub fn encode_parts(
+    operator: &str,
+    shard: &ShardId,
+    (version, snapshot): (u64, bool),
+    items: &[(&str, &StoredState)],
+    outputs: &[OutputItem],
+) -> Result<Vec<u8>, Error> {
+    let object = ObjectRef {
+        format: FORMAT,
+        operator,
+        shard,
+        version,
+        snapshot,
+        items: items.iter().map(|(k, s)| ItemRecordRef::of(k, s)).collect(),
+        outputs: outputs
+            .iter()
+            .map(|o| OutputRecord {
+                table: match o.table {
+                    OutputTable::Outputs => TableName::Outputs,
+                    OutputTable::LateEvents => TableName::LateEvents,
+                    OutputTable::DeadLetters => TableName::DeadLetters,
+                },
+                pk: o.pk.clone(),
+                sk: o.sk.clone(),
+                key: o.key.clone(),
+                body: o.body.clone(),
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&object).map_err(|e| Error::Service(format!("encoding log object: {e}")))
 }
 
 #[cfg(test)]

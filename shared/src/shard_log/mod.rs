@@ -357,29 +357,19 @@ impl<S: StateStore, B: ShardLogBackend> ShardLogStore<S, B> {
                 mem.remove(&self.operator, &self.layout, &key);
             }
         }
-        let items: Vec<(String, StoredState)> = if rotate {
-            let mut all: Vec<_> = mem
-                .items
-                .iter()
-                .map(|(k, s)| (k.clone(), s.clone()))
-                .collect();
-            all.sort_by(|a, b| a.0.cmp(&b.0));
-            all
-        } else {
-            mem.dirty
-                .iter()
-                .filter_map(|k| mem.items.get(k).map(|s| (k.clone(), s.clone())))
-                .collect()
+        let outputs = std::mem::take(&mut mem.outbox);
+        let bytes = {
+            let mut items: Vec<(&str, &StoredState)> = if rotate {
+                mem.items.iter().map(|(k, s)| (k.as_str(), s)).collect()
+            } else {
+                mem.dirty
+                    .iter()
+                    .filter_map(|k| mem.items.get(k).map(|s| (k.as_str(), s)))
+                    .collect()
+            };
+            items.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            format::encode_parts(&self.operator, shard, (version, rotate), &items, &outputs)?
         };
-        let object = LogObject {
-            operator: self.operator.clone(),
-            shard: shard.clone(),
-            version,
-            snapshot: rotate,
-            items,
-            outputs: std::mem::take(&mut mem.outbox),
-        };
-        let bytes = object.encode()?;
         let size = bytes.len() as u64;
         let key = self.object_key(shard, version, rotate);
         self.backend.put_object(&key, bytes).await?;
@@ -444,7 +434,7 @@ impl<S: StateStore, B: ShardLogBackend> ShardLogStore<S, B> {
             }
         }
         self.inner
-            .put_outputs(&self.operator, &object.outputs, version)
+            .put_outputs(&self.operator, &outputs, version)
             .await?;
         mem.checkpoint = next;
         mem.dirty.clear();
