@@ -170,14 +170,12 @@ impl StateStore for MemoryStateStore {
         limit: usize,
     ) -> Result<Vec<TimerEntry>, Error> {
         let tables = self.lock()?;
-        let from = (partition.to_owned(), String::new());
-        let to = (partition.to_owned(), sk_before.to_owned());
-        Ok(tables
-            .timers
-            .range(from..to)
-            .take(limit)
-            .map(|(_, e)| e.clone())
-            .collect())
+        Ok(crate::timer_store::query_index(
+            &tables.timers,
+            partition,
+            sk_before,
+            limit,
+        ))
     }
 
     async fn delete_timer_items(&self, entries: &[TimerEntry]) -> Result<(), Error> {

@@ -272,6 +272,26 @@ pub fn timer_set(timers: &BTreeMap<Timer, i64>) -> BTreeSet<Timer> {
     timers.keys().copied().collect()
 }
 
+/// An in-memory timer index (`(pk, sk)` → item, as the timers table holds them).
+pub type TimerIndex = std::collections::BTreeMap<(String, String), TimerEntry>;
+
+/// What a `Query` of one timers-table partition for items below `sk_before` returns,
+/// over an in-memory index: up to `limit` items in sort-key order.
+pub fn query_index(
+    index: &TimerIndex,
+    partition: &str,
+    sk_before: &str,
+    limit: usize,
+) -> Vec<TimerEntry> {
+    let from = (partition.to_owned(), String::new());
+    let to = (partition.to_owned(), sk_before.to_owned());
+    index
+        .range(from..to)
+        .take(limit)
+        .map(|(_, e)| e.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

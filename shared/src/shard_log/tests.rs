@@ -349,6 +349,7 @@ async fn lost_writes_lost_answers_duplicates_racing_processes_and_restarts_chang
         let policy = SnapshotPolicy {
             max_log_objects: 3,
             min_log_bytes: 2_000,
+            log_to_snapshot: 1,
         };
         let mut processes = [
             process(&inner, &log, &clock, policy),
