@@ -267,7 +267,9 @@ where
             .and_then(|r| r.event_id.as_deref())
             .and_then(ShardId::from_event_id);
         if let Some(shard) = &shard {
-            self.store.begin_shard(shard).await?;
+            let parents =
+                crate::shards::ShardParents::new(self.shards.as_deref(), source_arn(event));
+            self.store.begin_shard(shard, parents).await?;
         }
         let result = self.process_batch(event, shard.as_ref()).await;
         if let (Err(_), Some(shard)) = (&result, &shard) {

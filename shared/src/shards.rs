@@ -143,6 +143,11 @@ impl ShardListing {
         self.fetched_at
     }
 
+    /// The direct parents of `shard` (none if unlisted or an original shard).
+    pub fn parents(&self, shard: &ShardId) -> Vec<ShardId> {
+        self.parents.get(shard).cloned().unwrap_or_default()
+    }
+
     /// Every ancestor of `shard`, transitively. A parent that has expired is still named
     /// by its child, but its own parents are unknown.
     pub fn ancestors(&self, shard: &ShardId) -> BTreeSet<ShardId> {
@@ -183,6 +188,46 @@ pub trait ShardDirectory: Send + Sync + std::fmt::Debug + 'static {
     /// The ids of `stream_arn`'s open shards (from the cached listing).
     fn open_shards<'a>(&'a self, stream_arn: &'a str) -> BoxFuture<'a, Result<Vec<String>, Error>> {
         Box::pin(async move { Ok(self.listing(stream_arn, None).await?.open_shards()) })
+    }
+}
+
+/// How a state store can learn a shard's parents, asked only when it needs them (the
+/// shard-log backend, when a shard has no state of its own yet: after a reshard its keys'
+/// state is in its parents'). Without a directory or a stream ARN there are none.
+#[derive(Clone, Copy, Default)]
+pub struct ShardParents<'a> {
+    directory: Option<&'a dyn ShardDirectory>,
+    stream_arn: Option<&'a str>,
+}
+
+impl std::fmt::Debug for ShardParents<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardParents")
+            .field("stream_arn", &self.stream_arn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> ShardParents<'a> {
+    /// Parents from `directory`'s listing of `stream_arn`.
+    pub fn new(directory: Option<&'a dyn ShardDirectory>, stream_arn: Option<&'a str>) -> Self {
+        Self {
+            directory,
+            stream_arn,
+        }
+    }
+
+    /// `shard`'s direct parents; a shard the cached listing does not know yet (it was
+    /// created after the listing) refreshes it once.
+    pub async fn of(&self, shard: &ShardId) -> Result<Vec<ShardId>, Error> {
+        let (Some(directory), Some(arn)) = (self.directory, self.stream_arn) else {
+            return Ok(Vec::new());
+        };
+        let mut listing = directory.listing(arn, None).await?;
+        if !listing.contains(shard) {
+            listing = directory.listing(arn, Some(Instant::now())).await?;
+        }
+        Ok(listing.parents(shard))
     }
 }
 

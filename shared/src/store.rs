@@ -149,9 +149,14 @@ pub trait StateStore: Send + Sync + 'static {
     }
 
     /// Called before a batch of `shard` reads or commits any key (the shard-log backend
-    /// loads or catches up the shard's state here). Default: nothing.
-    fn begin_shard(&self, shard: &ShardId) -> impl Future<Output = Result<(), Error>> + Send {
-        let _ = shard;
+    /// loads or catches up the shard's state here, and a new shard inherits its
+    /// `parents`' state). Default: nothing.
+    fn begin_shard(
+        &self,
+        shard: &ShardId,
+        parents: crate::shards::ShardParents<'_>,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        let _ = (shard, parents);
         async { Ok(()) }
     }
 

@@ -5,7 +5,8 @@
 //! Items (state table, key `pk` + `sk`):
 //! - checkpoint: `pk = <operator>#__shardlog#<shard>`, `sk = shardlog`; `version` (N),
 //!   `snapshot` (S), `log` (L of S), `snapshot_bytes`/`log_bytes` (N), `retired` (L of S),
-//!   `next_processing`/`next_event` (N, the shard's earliest timers). Replaced whole with
+//!   `next_processing`/`next_event` (N, the shard's earliest timers), `superseded` (BOOL,
+//!   a child inherited the state after a reshard). Replaced whole with
 //!   `PutItem` conditioned on the version read (`attribute_not_exists(pk)` for the first).
 //! - registry: `pk = <operator>#__shardlog`, `sk = shards`, `shards` (SS): every shard
 //!   that ever committed, so the timer dispatcher finds idle shards without a `Scan`.
@@ -42,6 +43,7 @@ const ATTR_RETIRED: &str = "retired";
 const ATTR_NEXT_PROCESSING: &str = "next_processing";
 const ATTR_NEXT_EVENT: &str = "next_event";
 const ATTR_SHARDS: &str = "shards";
+const ATTR_SUPERSEDED: &str = "superseded";
 
 /// The checkpoint item's partition key.
 pub fn checkpoint_pk(operator: &str, shard: &ShardId) -> String {
@@ -170,6 +172,11 @@ fn decode_checkpoint(item: &HashMap<String, AttributeValue>) -> Result<Checkpoin
         retired: strings(item, ATTR_RETIRED),
         next_processing: number(item, ATTR_NEXT_PROCESSING),
         next_event: number(item, ATTR_NEXT_EVENT),
+        superseded: item
+            .get(ATTR_SUPERSEDED)
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
     })
 }
 

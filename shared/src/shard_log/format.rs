@@ -40,6 +40,9 @@ pub struct Checkpoint {
     pub next_processing: Option<i64>,
     /// The earliest event-time timer of the shard (epoch ms), for the dispatcher.
     pub next_event: Option<i64>,
+    /// A child shard inherited this (closed) shard's state after a reshard: its timers
+    /// are the child's to fire now, so this shard fires none.
+    pub superseded: bool,
 }
 
 /// One item in a log object.

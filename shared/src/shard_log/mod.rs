@@ -36,7 +36,9 @@
 //!   configuration error), so each key lives in exactly one shard.
 //! - ParallelizationFactor 1: two concurrent batches of one shard would keep losing the
 //!   checkpoint race to each other (correct, but slow).
-//! - Resharding is not supported yet: a child shard starts from empty state.
+//! - Resharding: a shard without a checkpoint starts from its nearest committed
+//!   ancestors' state (ListShards lineage, through the processor's shard directory), and
+//!   its first commit snapshots it. Without a directory a new shard starts empty.
 //! - Memory: a warm function holds its shards' state; a cold start restores it.
 //! - The operator's watermark document, dead letters and published outputs stay in
 //!   DynamoDB (the inner store): they are shared across shards.
@@ -58,6 +60,7 @@ use crate::deadletter::DeadLetter;
 use crate::error::{Error, RetryClass};
 use crate::ids::{EventTime, ShardId};
 use crate::operator::TimeDomain;
+use crate::shards::ShardParents;
 use crate::store::{CommitResult, KeyCommit, OutputItem, StateStore, StoredState};
 use crate::timer_store::{TimerEntry, TimerLayout};
 
@@ -123,6 +126,11 @@ struct ShardMem {
     dirty: BTreeSet<String>,
     /// Outputs committed since the checkpoint.
     outbox: Vec<OutputItem>,
+    /// The shard has no checkpoint yet and its items came from its parents (a reshard):
+    /// its first commit writes a snapshot and creates the checkpoint.
+    inherited: bool,
+    /// The ancestors' checkpoints it inherited from (marked superseded at that commit).
+    ancestors: Vec<(ShardId, Checkpoint)>,
 }
 
 impl ShardMem {
@@ -344,11 +352,58 @@ impl<S: StateStore, B: ShardLogBackend> ShardLogStore<S, B> {
         Ok(mem)
     }
 
+    /// The state a shard without a checkpoint starts from: the union of its nearest
+    /// committed ancestors' (a split's children each take the whole parent: a key's
+    /// records only ever reach one of them; of two copies of a key, the higher key
+    /// version wins), at a checkpoint version above theirs, so keyed outputs' versions
+    /// keep increasing along the lineage. Empty for an original shard.
+    async fn inherit(&self, shard: &ShardId, parents: ShardParents<'_>) -> Result<ShardMem, Error> {
+        let mut mem = ShardMem::default();
+        let mut pending = parents.of(shard).await?;
+        let mut seen = BTreeSet::new();
+        while let Some(parent) = pending.pop() {
+            if !seen.insert(parent.clone()) {
+                continue;
+            }
+            match self
+                .backend
+                .read_checkpoint(&self.operator, &parent)
+                .await?
+            {
+                Some(checkpoint) => {
+                    mem.ancestors.push((parent.clone(), checkpoint.clone()));
+                    let from = self.adopt(None, checkpoint).await?;
+                    mem.checkpoint.version = mem.checkpoint.version.max(from.checkpoint.version);
+                    for (item_key, state) in from.items {
+                        // After a split then a merge, both parents hold a copy of a key
+                        // from the grandparent, and only the one whose shard got the
+                        // key's records moved on: the key's version tells them apart.
+                        let newer = mem
+                            .items
+                            .get(&item_key)
+                            .is_none_or(|held| state.version > held.version);
+                        if newer {
+                            mem.put(&self.operator, &self.layout, item_key, state);
+                        }
+                    }
+                    mem.inherited = true;
+                }
+                // A parent that never committed passes on its own parents' state.
+                None => pending.extend(parents.of(&parent).await?),
+            }
+        }
+        if mem.inherited {
+            tracing::info!(operator = %self.operator, shard = %shard, ancestors = seen.len(), keys = mem.items.len(), "shard inherits its ancestors' state");
+        }
+        Ok(mem)
+    }
+
     /// Makes the active shard's changes durable (see the module docs, step 3).
     async fn flush(&self, shard: &ShardId, mut mem: ShardMem) -> Result<ShardMem, Error> {
         let old = mem.checkpoint.clone();
         let version = old.version + 1;
-        let rotate = old.log.len() + 1 > self.policy.max_log_objects
+        let rotate = mem.inherited
+            || old.log.len() + 1 > self.policy.max_log_objects
             || old.log_bytes
                 > (old
                     .snapshot_bytes
@@ -399,6 +454,7 @@ impl<S: StateStore, B: ShardLogBackend> ShardLogStore<S, B> {
                 retired: old.snapshot.iter().chain(old.log.iter()).cloned().collect(),
                 next_processing,
                 next_event,
+                superseded: old.superseded,
             }
         } else {
             let mut log = old.log.clone();
@@ -412,12 +468,33 @@ impl<S: StateStore, B: ShardLogBackend> ShardLogStore<S, B> {
                 ..old.clone()
             }
         };
-        if old.version == 0 {
+        let expected = (old.version > 0 && !mem.inherited).then_some(old.version);
+        // Before the child's checkpoint: if that write fails, the child inherits again
+        // (superseded only stops the ancestors' timers, their state stays readable).
+        for (ancestor, checkpoint) in mem.ancestors.iter().filter(|(_, c)| !c.superseded) {
+            let retired = Checkpoint {
+                version: checkpoint.version + 1,
+                next_processing: None,
+                next_event: None,
+                superseded: true,
+                ..checkpoint.clone()
+            };
+            let marked = self
+                .backend
+                .write_checkpoint(&self.operator, ancestor, Some(checkpoint.version), &retired)
+                .await?;
+            if marked == CommitResult::Conflict {
+                return Err(Error::Transient(format!(
+                    "{} shard {shard}: ancestor {ancestor} moved while its state was inherited",
+                    self.operator
+                )));
+            }
+        }
+        if expected.is_none() {
             // Before the checkpoint: a retry after a failure here never sees version 0
             // again, and an extra registry entry for a shard that never commits is harmless.
             self.backend.register_shard(&self.operator, shard).await?;
         }
-        let expected = (old.version > 0).then_some(old.version);
         match self
             .backend
             .write_checkpoint(&self.operator, shard, expected, &next)
@@ -448,6 +525,8 @@ impl<S: StateStore, B: ShardLogBackend> ShardLogStore<S, B> {
             .await?;
         mem.checkpoint = next;
         mem.dirty.clear();
+        mem.inherited = false;
+        mem.ancestors.clear();
         Ok(mem)
     }
 
@@ -474,6 +553,9 @@ impl<S: StateStore, B: ShardLogBackend> ShardLogStore<S, B> {
             else {
                 continue;
             };
+            if checkpoint.superseded {
+                continue;
+            }
             if checkpoint.next_processing.is_some_and(|t| t <= now.0)
                 || checkpoint.next_event.is_some_and(|t| t <= watermark.0)
             {
@@ -556,7 +638,7 @@ impl<S: StateStore, B: ShardLogBackend> StateStore for ShardLogStore<S, B> {
     ) -> Result<Vec<TimerEntry>, Error> {
         let shard = self.active()?;
         let shards = self.lock_shards()?;
-        let Some(mem) = shards.get(&shard) else {
+        let Some(mem) = shards.get(&shard).filter(|m| !m.checkpoint.superseded) else {
             return Ok(Vec::new());
         };
         Ok(crate::timer_store::query_index(
@@ -583,14 +665,16 @@ impl<S: StateStore, B: ShardLogBackend> StateStore for ShardLogStore<S, B> {
         self.inner.put_outputs(operator, outputs, version).await
     }
 
-    async fn begin_shard(&self, shard: &ShardId) -> Result<(), Error> {
+    async fn begin_shard(&self, shard: &ShardId, parents: ShardParents<'_>) -> Result<(), Error> {
         let checkpoint = self.backend.read_checkpoint(&self.operator, shard).await?;
         let cached = self.lock_shards()?.remove(shard);
         let mem = match (cached, checkpoint) {
             (Some(mem), Some(c)) if mem.checkpoint == c => mem,
             (cached, Some(c)) => self.adopt(cached, c).await?,
-            // No checkpoint: the shard never committed (or its table was reset).
-            (_, None) => ShardMem::default(),
+            (Some(mem), None) if mem.inherited => mem,
+            // No checkpoint: the shard never committed. After a reshard its keys' state is
+            // in its parents' (Lambda reads a parent to its end before its children).
+            (_, None) => self.inherit(shard, parents).await?,
         };
         self.lock_shards()?.insert(shard.clone(), mem);
         self.set_active(Some(shard.clone()));
@@ -602,7 +686,7 @@ impl<S: StateStore, B: ShardLogBackend> StateStore for ShardLogStore<S, B> {
         let Some(mem) = self.lock_shards()?.remove(shard) else {
             return Err(Error::Service(format!("shard {shard} not loaded")));
         };
-        if mem.dirty.is_empty() && mem.outbox.is_empty() {
+        if mem.dirty.is_empty() && mem.outbox.is_empty() && !mem.inherited {
             self.lock_shards()?.insert(shard.clone(), mem);
             return Ok(());
         }
@@ -640,7 +724,7 @@ pub async fn fire_due_shards<S: StateStore, B: ShardLogBackend>(
     let now = store.clock.now();
     let mut total = crate::DispatchReport::default();
     for shard in store.due_shards(now, watermark).await? {
-        store.begin_shard(&shard).await?;
+        store.begin_shard(&shard, ShardParents::default()).await?;
         let fired = drain_timers(dispatcher).await;
         let result = match fired {
             Ok(report) => store.finish_shard(&shard).await.map(|()| report),

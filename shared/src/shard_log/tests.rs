@@ -276,7 +276,10 @@ async fn restored_states(
     let mut states = BTreeMap::new();
     for shard in ["shardId-000000000000", "shardId-000000000001"] {
         let shard = ShardId(shard.into());
-        store.begin_shard(&shard).await.unwrap();
+        store
+            .begin_shard(&shard, crate::shards::ShardParents::default())
+            .await
+            .unwrap();
         for (k, s) in store.get_many(&keys, true).await.unwrap() {
             states.insert(k, s.body);
         }
@@ -465,4 +468,119 @@ async fn a_key_other_than_the_partition_key_is_a_configuration_error_that_commit
     assert!(err.to_string().contains("partition key"), "{err}");
     assert_eq!(log.checkpoint_writes(), 0);
     assert_eq!(log.object_count(), 0);
+}
+
+/// Batches of `records` on `shard`, sequence numbers from `first_seq`, event times from
+/// `first_t` (37 ms apart), keys `k0..k39` drawn by `rng`, each record on the shard
+/// `owner` names for its key.
+fn phase(
+    rng: &mut SmallRng,
+    shards: &[&str],
+    owner: impl Fn(&str) -> usize,
+    (records, first_seq, first_t): (usize, u64, i64),
+) -> Vec<KinesisEvent> {
+    let mut per_shard: Vec<Vec<(u64, String)>> = vec![Vec::new(); shards.len()];
+    for i in 0..records {
+        let key = format!("k{}", rng.random_range(0..40));
+        let n: i64 = rng.random_range(0..60);
+        let i64_i = i64::try_from(i).unwrap();
+        let data = serde_json::json!({"k": key, "n": n, "t": first_t + i64_i * 37}).to_string();
+        let seq = first_seq + u64::try_from(i).unwrap();
+        per_shard[owner(&key)].push((seq, data));
+    }
+    let mut out = Vec::new();
+    let chunks: Vec<Vec<KinesisEvent>> = per_shard
+        .iter()
+        .zip(shards)
+        .map(|(recs, shard)| recs.chunks(30).map(|c| batch(shard, c)).collect())
+        .collect();
+    for i in 0..chunks.iter().map(Vec::len).max().unwrap_or(0) {
+        for shard in &chunks {
+            if let Some(b) = shard.get(i) {
+                out.push(b.clone());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn after_a_split_and_a_merge_the_children_continue_their_parents_state_and_timers_fire_once()
+{
+    let (a, b, c, d) = (
+        "shardId-000000000000",
+        "shardId-000000000002",
+        "shardId-000000000003",
+        "shardId-000000000004",
+    );
+    let mut rng = SmallRng::seed_from_u64(42);
+    let mut batches = phase(&mut rng, &[a], |_| 0, (300, 1_000, 0));
+    batches.extend(phase(
+        &mut rng,
+        &[b, c],
+        |k| usize::from(shard_of(k).ends_with('1')),
+        (300, 2_000, 300 * 37),
+    ));
+    batches.extend(phase(&mut rng, &[d], |_| 0, (300, 3_000, 600 * 37)));
+    let clock = Arc::new(ManualClock::new(EventTime(0)));
+    let expected = oracle(&batches, &clock).await;
+
+    let clock = Arc::new(ManualClock::new(EventTime(0)));
+    let inner = Arc::new(MemoryStateStore::default());
+    let log = Arc::new(MemoryShardLog::default());
+    let directory: Arc<dyn crate::shards::ShardDirectory> = Arc::new(
+        crate::shards::StaticShards::new([d])
+            .with_parents(b, &[a])
+            .with_parents(c, &[a])
+            .with_parents(d, &[b, c]),
+    );
+    // A new process for every batch: each restores from storage, the children from their
+    // parents' objects.
+    let mut done = 0;
+    for (i, event) in batches.iter().enumerate() {
+        let (_, processor) = process(&inner, &log, &clock, SnapshotPolicy::default());
+        let processor = processor.with_shard_directory(Arc::clone(&directory));
+        let report = processor.process(event).await.unwrap();
+        assert!(report.first_failure.is_none(), "batch {i}");
+        done += 1;
+    }
+    assert_eq!(done, batches.len());
+    for parent in [a, b, c] {
+        let checkpoint = log.checkpoint("tally", &ShardId(parent.into())).unwrap();
+        assert!(checkpoint.superseded, "{parent} handed its state on");
+    }
+    finish(&inner, &log, &clock).await;
+
+    let actual = inner.snapshot();
+    assert_same(&actual.outputs, &expected.outputs);
+    // The last shard holds every key's state, equal to the per-key path's.
+    use crate::store::StateStore as _;
+    let (store, _) = process(&inner, &log, &clock, SnapshotPolicy::default());
+    store
+        .begin_shard(&ShardId(d.into()), crate::shards::ShardParents::default())
+        .await
+        .unwrap();
+    let keys: Vec<String> = (0..40).map(|k| format!("tally#k{k}")).collect();
+    let states: BTreeMap<String, String> = store
+        .get_many(&keys, true)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(k, s)| (k, s.body))
+        .collect();
+    assert_eq!(states, oracle_states(&expected));
+}
+
+/// Map equality that names only the differing entries (the maps hold hundreds).
+fn assert_same(actual: &BTreeMap<String, String>, expected: &BTreeMap<String, String>) {
+    let differing: Vec<String> = actual
+        .keys()
+        .chain(expected.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| actual.get(*k) != expected.get(*k))
+        .take(10)
+        .map(|k| format!("{k}: {:?} vs expected {:?}", actual.get(k), expected.get(k)))
+        .collect();
+    assert!(differing.is_empty(), "{differing:#?}");
 }
