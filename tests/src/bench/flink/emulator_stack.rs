@@ -99,19 +99,25 @@ impl BenchStack {
         batch_size: u32,
         shards: Option<u32>,
     ) -> anyhow::Result<Self> {
-        Self::up_with(template, binary, batch_size, shards, BTreeMap::new()).await
+        Self::up_with(template, binary, batch_size, shards, BTreeMap::new(), None).await
     }
 
-    /// [`Self::up`] with more template parameters set.
+    /// [`Self::up`] with more template parameters set, and the emulator injecting
+    /// `faults` (process kills, duplicate deliveries, DynamoDB throttles and latency).
     pub async fn up_with(
         template: &Path,
         binary: &Path,
         batch_size: u32,
         shards: Option<u32>,
         mut overrides: BTreeMap<String, String>,
+        faults: Option<&shardwise_demo::Faults>,
     ) -> anyhow::Result<Self> {
         let started = Instant::now();
-        let env = TestEnv::start_emulator(Config::default()).await;
+        let mut config = Config::default();
+        if let Some(faults) = faults {
+            faults.apply(&mut config);
+        }
+        let env = TestEnv::start_emulator(config).await;
         let emulator = env.emulator.clone().ok_or_else(|| anyhow!("no emulator"))?;
         emulator.lambda.set_endpoint(&env.endpoint);
         overrides.insert("BatchSize".to_owned(), batch_size.to_string());
@@ -226,6 +232,16 @@ impl BenchStack {
             // The shard-log state backend's objects (the archive is not part of a rule).
             "s3_puts": metrics.get("s3", "PutObject").requests,
             "requests": metrics.to_json(),
+            // Injected faults (chaos runs): function processes killed mid-invocation.
+            "kills": self
+                .emulator
+                .lambda
+                .metrics()
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(_, m)| m["faults"]["kills"].as_u64().unwrap_or(0))
+                .sum::<u64>(),
         })
     }
 

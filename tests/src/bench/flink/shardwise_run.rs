@@ -87,6 +87,19 @@ pub async fn run_on_shards(
     shards: Option<u32>,
     state_backend: Option<&str>,
 ) -> anyhow::Result<ShardwiseRun> {
+    let setup = (batch_size, shards, state_backend);
+    run_with_faults(input, fraud_detector_bin, dispatch_concurrency, setup, None).await
+}
+
+/// [`run_on_shards`] (`setup` = batch size, shards, state backend) with the emulator
+/// injecting `faults`: the rows must not change.
+pub async fn run_with_faults(
+    input: &Path,
+    fraud_detector_bin: &Path,
+    dispatch_concurrency: usize,
+    (batch_size, shards, state_backend): (u32, Option<u32>, Option<&str>),
+    faults: Option<&shardwise_demo::Faults>,
+) -> anyhow::Result<ShardwiseRun> {
     let Input { events, records } = Input::read(input)?;
     let overrides = state_backend
         .map(|b| (STATE_BACKEND_PARAMETER.to_owned(), b.to_owned()))
@@ -98,6 +111,7 @@ pub async fn run_on_shards(
         batch_size,
         shards,
         overrides,
+        faults,
     )
     .await?;
     let (alerts, late) = (bench.table("AlertsTable")?, bench.table("LateEventsTable")?);
