@@ -386,7 +386,7 @@ impl DynamoStateStore {
         version: u64,
     ) -> Result<(), Error> {
         let put = self.output_put_of(operator, out)?;
-        let keyed = out.table == OutputTable::Outputs && out.sk != operator;
+        let keyed = out.is_keyed(operator);
         let mut request = self
             .client
             .put_item()

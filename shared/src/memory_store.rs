@@ -136,7 +136,7 @@ impl StateStore for MemoryStateStore {
         let fresh: Vec<crate::store::OutputItem> = outputs
             .iter()
             .filter(|out| {
-                let keyed = out.table == OutputTable::Outputs && out.sk != operator;
+                let keyed = out.is_keyed(operator);
                 if !keyed {
                     return true;
                 }

@@ -45,7 +45,8 @@ pub struct FailingRecord {
 }
 
 /// Which table an output goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OutputTable {
     /// The operator's outputs table (`OUTPUTS_TABLE`, or e.g. the alerts table).
     Outputs,
@@ -70,6 +71,14 @@ pub struct OutputItem {
     pub key: String,
     /// The output, encoded (JSON).
     pub body: String,
+}
+
+impl OutputItem {
+    /// Whether it was emitted under an operator-chosen key (`Placement::Keyed`): a later
+    /// emission replaces it. Default placements use the operator's name as sort key.
+    pub fn is_keyed(&self, operator: &str) -> bool {
+        self.table == OutputTable::Outputs && self.sk != operator
+    }
 }
 
 /// One key's commit: the new state, and what it must replace.

@@ -45,8 +45,8 @@ pub struct Checkpoint {
     pub superseded: bool,
 }
 
-/// One item in a log object.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One item in a log object, as read.
+#[derive(Debug, Clone, Deserialize)]
 struct ItemRecord {
     k: String,
     v: u64,
@@ -97,19 +97,11 @@ impl<'a> ItemRecordRef<'a> {
 /// One output in a log object's outbox.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct OutputRecord {
-    table: TableName,
+    table: OutputTable,
     pk: String,
     sk: String,
     key: String,
     body: String,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum TableName {
-    Outputs,
-    LateEvents,
-    DeadLetters,
 }
 
 /// A log or snapshot object as written (borrowing everything).
@@ -125,8 +117,8 @@ struct ObjectRef<'a> {
     outputs: Vec<OutputRecord>,
 }
 
-/// A log or snapshot object.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A log or snapshot object as read.
+#[derive(Debug, Clone, Deserialize)]
 struct Object {
     format: u32,
     operator: String,
@@ -213,11 +205,7 @@ impl LogObject {
                 .outputs
                 .into_iter()
                 .map(|o| OutputItem {
-                    table: match o.table {
-                        TableName::Outputs => OutputTable::Outputs,
-                        TableName::LateEvents => OutputTable::LateEvents,
-                        TableName::DeadLetters => OutputTable::DeadLetters,
-                    },
+                    table: o.table,
                     pk: o.pk,
                     sk: o.sk,
                     key: o.key,
@@ -247,11 +235,7 @@ pub fn encode_parts(
         outputs: outputs
             .iter()
             .map(|o| OutputRecord {
-                table: match o.table {
-                    OutputTable::Outputs => TableName::Outputs,
-                    OutputTable::LateEvents => TableName::LateEvents,
-                    OutputTable::DeadLetters => TableName::DeadLetters,
-                },
+                table: o.table,
                 pk: o.pk.clone(),
                 sk: o.sk.clone(),
                 key: o.key.clone(),

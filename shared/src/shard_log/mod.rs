@@ -332,17 +332,6 @@ impl<S: StateStore, B: ShardLogBackend> ShardLogStore<S, B> {
             last_outputs = object.outputs.clone();
             mem.apply(&self.operator, &self.layout, object);
         }
-        if keys.is_empty() {
-            // Nothing new to read, yet the version moved (cannot happen with one log per
-            // version); or a snapshot-only checkpoint: its outputs are in the snapshot.
-            if let Some(snapshot) = checkpoint
-                .snapshot
-                .as_ref()
-                .filter(|_| checkpoint.log.is_empty())
-            {
-                last_outputs = self.read_object(snapshot).await?.outputs;
-            }
-        }
         if !last_outputs.is_empty() {
             self.inner
                 .put_outputs(&self.operator, &last_outputs, checkpoint.version)
