@@ -41,6 +41,18 @@ ENVIRONMENT: dict[str, str] = {
     "SHARDWISE_COMMIT_GROUP": "CommitGroup",
 }
 
+# Only fraud-detector gets these: its state key (account id) is the Kinesis partition key, as
+# the shard-log state backend requires; session-tracker and daily-totals key by device and
+# merchant and stay on the framework's default (DynamoDB).
+STATE_BACKEND_FUNCTION = "fraud-detector"
+STATE_BACKEND_ENVIRONMENT: dict[str, str] = {
+    "SHARDWISE_STATE_BACKEND": "StateBackend",
+    "SHARDWISE_STATE_BUCKET": "OperatorStateBucket",
+}
+# Where the backend writes fraud-detector's objects: shardwise::config::DEFAULT_STATE_PREFIX
+# (SHARDWISE_STATE_PREFIX is not set) + the operator's name + "/" (shard_log/backend.rs).
+STATE_OBJECT_PREFIX = "shardwise-state/fraud-detector/"
+
 # table logical id -> (hash key, range key or None); every key attribute is a string.
 TABLE_KEYS: dict[str, tuple[str, str | None]] = {
     "StateTable": ("pk", "sk"),

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import contract
 import normalize
 
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
@@ -45,6 +46,17 @@ def _consumer(log_group: str) -> dict[str, set[str]]:
     }
 
 
+# fraud-detector on the shard-log backend (StateBackend=shard_log, the default): its objects
+# under its own prefix (read, written, deleted once retired; never listed), and ListBucket
+# only so that a missing object reads as 404 NoSuchKey, not 403 (S3 GetObject "Permissions").
+# Its checkpoint and registry items are in the state table, inside STATE_RW.
+SHARD_LOG = {
+    f"${{OperatorStateBucket.Arn}}/{contract.STATE_OBJECT_PREFIX}*": {
+        "s3:GetObject", "s3:PutObject", "s3:DeleteObject",
+    },
+    "${OperatorStateBucket.Arn}": {"s3:ListBucket"},
+}
+
 EXPECTED: dict[str, dict[str, set[str]]] = {
     "FraudDetectorFunction": {
         **_consumer("FraudDetectorLogGroup"),
@@ -53,6 +65,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "${StateTable.Arn}": STATE_RW,
         "${AlertsTable.Arn}": {"dynamodb:PutItem"},
         "${DeadLetterTable.Arn}": {"dynamodb:PutItem"},
+        **SHARD_LOG,
     },
     "DailyTotalsFunction": {
         **_consumer("DailyTotalsLogGroup"),
@@ -111,7 +124,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
 ALLOWED_WILDCARD_RESOURCES = {
     KMS_KEYS: "AWS managed key alias/aws/kinesis has no template-visible key id",
 }
-OBJECT_PREFIX = re.compile(r"^\$\{[A-Za-z0-9]+Bucket\.Arn\}/([a-z-]+/)?\*$")  # objects of our buckets
+OBJECT_PREFIX = re.compile(r"^\$\{[A-Za-z0-9]+Bucket\.Arn\}/([a-z-]+/)*\*$")  # objects of our buckets
 
 
 def check_rules(template: dict[str, Any]) -> list[str]:
@@ -144,16 +157,25 @@ def check_rules(template: dict[str, Any]) -> list[str]:
     return problems
 
 
-def check_expected(template: dict[str, Any]) -> list[str]:
+def expected_grants(parameters: dict[str, str] | None = None) -> dict[str, dict[str, set[str]]]:
+    """The reviewed list for a stack deployed with `parameters` (defaults otherwise)."""
+    if (parameters or {}).get("StateBackend", "shard_log") == "shard_log":
+        return EXPECTED
+    fraud = {r: a for r, a in EXPECTED["FraudDetectorFunction"].items() if r not in SHARD_LOG}
+    return {**EXPECTED, "FraudDetectorFunction": fraud}
+
+
+def check_expected(template: dict[str, Any], parameters: dict[str, str] | None = None) -> list[str]:
     """Each function's grants equal the reviewed list exactly (nothing missing, nothing extra)."""
-    actual = normalize.function_grants(template)
+    actual = normalize.function_grants(template, parameters)
+    expected = expected_grants(parameters)
     problems = []
-    if set(actual) != set(EXPECTED):
-        problems.append(f"functions differ: {sorted(set(actual) ^ set(EXPECTED))}")
-    for fn in sorted(set(actual) & set(EXPECTED)):
-        for resource in sorted(set(actual[fn]) | set(EXPECTED[fn])):
-            extra = actual[fn].get(resource, set()) - EXPECTED[fn].get(resource, set())
-            missing = EXPECTED[fn].get(resource, set()) - actual[fn].get(resource, set())
+    if set(actual) != set(expected):
+        problems.append(f"functions differ: {sorted(set(actual) ^ set(expected))}")
+    for fn in sorted(set(actual) & set(expected)):
+        for resource in sorted(set(actual[fn]) | set(expected[fn])):
+            extra = actual[fn].get(resource, set()) - expected[fn].get(resource, set())
+            missing = expected[fn].get(resource, set()) - actual[fn].get(resource, set())
             if extra:
                 problems.append(f"{fn}: unexpected {sorted(extra)} on {resource}")
             if missing:
@@ -186,6 +208,22 @@ def check_consistency(template: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize("check", [check_rules, check_expected, check_consistency])
 def test_sam_roles_are_least_privilege(check: Any, expanded: dict[str, Any]) -> None:
     assert check(expanded) == []
+
+
+def test_fraud_detector_reaches_shard_log_objects_only_under_its_prefix_and_only_on_that_backend(
+    expanded: dict[str, Any],
+) -> None:
+    on_shard_log = normalize.function_grants(expanded)["FraudDetectorFunction"]
+    objects = [r for r in on_shard_log if r.startswith("${OperatorStateBucket.Arn}/")]
+    assert objects == ["${OperatorStateBucket.Arn}/shardwise-state/fraud-detector/*"]
+    for fn, grants in normalize.function_grants(expanded).items():
+        if fn != "FraudDetectorFunction":
+            assert not any("OperatorStateBucket" in r for r in grants), fn
+    on_dynamodb = {"StateBackend": "dynamodb"}
+    assert check_expected(expanded, on_dynamodb) == []
+    assert not any(
+        "OperatorStateBucket" in r for r in normalize.function_grants(expanded, on_dynamodb)["FraudDetectorFunction"]
+    )
 
 
 def test_the_least_privilege_checks_catch_a_widened_role(expanded: dict[str, Any]) -> None:

@@ -30,7 +30,12 @@ def _function_id(value: Any) -> Any:
     return value
 
 
-def _statement(statement: dict[str, Any]) -> dict[str, Any]:
+def _statement(statement: Any) -> Any:
+    if isinstance(statement, dict) and set(statement) == {"Fn::If"}:  # a conditional statement
+        name, then, otherwise = statement["Fn::If"]
+        return {"Fn::If": [name, _statement(then), _statement(otherwise)]}
+    if not isinstance(statement, dict):  # AWS::NoValue, rendered as "${AWS::NoValue}"
+        return statement
     canon = dict(statement)
     for key in ("Action", "Resource"):
         if key in canon:
@@ -155,7 +160,15 @@ def test_cdk_roles_pass_the_same_least_privilege_checks(cdk_template: dict[str, 
         assert check(cdk_template) == [], check.__name__
 
 
-def test_parameters_and_outputs_match(expanded: dict[str, Any], cdk_template: dict[str, Any]) -> None:
+def test_iam_actions_match_on_either_state_backend(expanded: dict[str, Any], cdk_template: dict[str, Any]) -> None:
+    for backend in ("shard_log", "dynamodb"):
+        parameters = {"StateBackend": backend}
+        assert normalize.function_grants(cdk_template, parameters) == normalize.function_grants(
+            expanded, parameters), backend
+        assert test_least_privilege.check_expected(cdk_template, parameters) == [], backend
+
+
+def test_parameters_conditions_and_outputs_match(expanded: dict[str, Any], cdk_template: dict[str, Any]) -> None:
     def params(t: dict[str, Any]) -> dict[str, Any]:
         out = {}
         for name, p in t["Parameters"].items():
@@ -168,6 +181,7 @@ def test_parameters_and_outputs_match(expanded: dict[str, Any], cdk_template: di
         return out
 
     assert params(cdk_template) == params(expanded)
+    assert cdk_template.get("Conditions") == expanded.get("Conditions")
     outputs = lambda t: {k: normalize.expr(v) for k, v in t["Outputs"].items()}  # noqa: E731
     assert outputs(cdk_template) == outputs(expanded)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import contract
+import normalize
 import samexpand
 
 
@@ -69,7 +70,10 @@ def test_expanded_functions_carry_runtime_architecture_and_the_environment_contr
         assert props["Runtime"] == "provided.al2023", logical_id
         assert props["Architectures"] == ["arm64"], logical_id
         variables = props["Environment"]["Variables"]
-        assert {name: value.get("Ref") for name, value in variables.items()} == contract.ENVIRONMENT
+        expected = dict(contract.ENVIRONMENT)
+        if logical_id == f"{contract.FUNCTIONS[contract.STATE_BACKEND_FUNCTION]}Function":
+            expected.update(contract.STATE_BACKEND_ENVIRONMENT)
+        assert {name: value.get("Ref") for name, value in variables.items()} == expected, logical_id
 
 
 def test_stream_functions_consume_transactions_with_failure_handling(expanded: dict[str, Any]) -> None:
@@ -85,7 +89,10 @@ def test_stream_functions_consume_transactions_with_failure_handling(expanded: d
         assert 0 <= props["MaximumBatchingWindowInSeconds"] <= 300, function
         assert props["MaximumRetryAttempts"] >= 0, function  # -1 (infinite) would stall a shard
         assert 60 <= props["MaximumRecordAgeInSeconds"] <= 604800, function
-        assert props["ParallelizationFactor"] == {"Ref": "ParallelizationFactor"}, function
+        parallelization = {"Ref": "ParallelizationFactor"}
+        if function == f"{contract.FUNCTIONS[contract.STATE_BACKEND_FUNCTION]}Function":
+            parallelization = {"Fn::If": ["UsesShardLog", 1, parallelization]}
+        assert props["ParallelizationFactor"] == parallelization, function
         assert props["DestinationConfig"]["OnFailure"]["Destination"] == {
             "Fn::GetAtt": ["EsmFailureBucket", "Arn"]
         }, function
@@ -134,7 +141,7 @@ def test_tables_are_on_demand_encrypted_recoverable_and_expire_by_ttl(expanded: 
 def test_buckets_block_public_access_encrypt_and_deny_plain_http(expanded: dict[str, Any]) -> None:
     buckets = samexpand.resources_of_type(expanded, "AWS::S3::Bucket")
     policies = samexpand.resources_of_type(expanded, "AWS::S3::BucketPolicy")
-    assert set(buckets) == {"ArchiveBucket", "EsmFailureBucket"}
+    assert set(buckets) == {"ArchiveBucket", "EsmFailureBucket", "OperatorStateBucket"}
     protected = {p["Properties"]["Bucket"]["Ref"]: p["Properties"]["PolicyDocument"] for p in policies.values()}
     for logical_id, bucket in buckets.items():
         props = bucket["Properties"]
@@ -155,6 +162,35 @@ def test_raw_archive_is_tiered_and_expired_by_lifecycle(expanded: dict[str, Any]
     assert [t["StorageClass"] for t in raw[0]["Transitions"]] == ["STANDARD_IA", "GLACIER_IR"]
 
 
+def test_fraud_detector_alone_runs_on_the_state_backend_parameter_with_one_batch_per_shard(
+    sam_template: dict[str, Any], expanded: dict[str, Any],
+) -> None:
+    parameter = sam_template["Parameters"]["StateBackend"]
+    assert parameter["Default"] == "shard_log"
+    assert sorted(parameter["AllowedValues"]) == ["dynamodb", "shard_log"]
+    assert expanded["Conditions"]["UsesShardLog"] == {"Fn::Equals": [{"Ref": "StateBackend"}, "shard_log"]}
+    # The backend's env only on fraud-detector (not in Globals: the others key by device or
+    # merchant, which is not the partition key).
+    assert not set(contract.STATE_BACKEND_ENVIRONMENT) & set(sam_template["Globals"]["Function"]["Environment"]["Variables"])
+    for logical_id, resource in samexpand.resources_of_type(expanded, "AWS::Lambda::Function").items():
+        variables = resource["Properties"]["Environment"]["Variables"]
+        mine = logical_id == f"{contract.FUNCTIONS[contract.STATE_BACKEND_FUNCTION]}Function"
+        assert bool(set(contract.STATE_BACKEND_ENVIRONMENT) & set(variables)) == mine, logical_id
+    # ParallelizationFactor 1 exactly when on the shard log, the parameter otherwise.
+    mapping = expanded["Resources"]["FraudDetectorFunctionTransactions"]["Properties"]
+    for backend, factor in (("shard_log", 1), ("dynamodb", {"Ref": "ParallelizationFactor"})):
+        conditions = normalize.condition_values(expanded, {"StateBackend": backend})
+        assert normalize.resolve_conditions(mapping, conditions)["ParallelizationFactor"] == factor, backend
+
+
+def test_operator_state_objects_never_expire(expanded: dict[str, Any]) -> None:
+    props = expanded["Resources"]["OperatorStateBucket"]["Properties"]
+    for rule in props.get("LifecycleConfiguration", {}).get("Rules", []):
+        assert not {"ExpirationInDays", "ExpirationDate", "Transitions"} & set(rule), rule
+    assert "VersioningConfiguration" not in props  # retired objects are deleted, not kept
+    assert expanded["Resources"]["OperatorStateBucket"]["DeletionPolicy"] == "Retain"
+
+
 def test_query_api_has_an_iam_authenticated_function_url(expanded: dict[str, Any]) -> None:
     urls = samexpand.resources_of_type(expanded, "AWS::Lambda::Url")
     assert [u["Properties"]["AuthType"] for u in urls.values()] == ["AWS_IAM"]
@@ -163,5 +199,6 @@ def test_query_api_has_an_iam_authenticated_function_url(expanded: dict[str, Any
 
 def test_readme_documents_the_whole_environment_contract() -> None:
     readme = (samexpand.INFRA_DIR / "README.md").read_text()
-    missing = [name for name in contract.ENVIRONMENT if f"`{name}`" not in readme]
+    names = [*contract.ENVIRONMENT, *contract.STATE_BACKEND_ENVIRONMENT, "StateBackend"]
+    missing = [name for name in names if f"`{name}`" not in readme]
     assert missing == []

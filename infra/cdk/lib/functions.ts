@@ -5,7 +5,7 @@
  * `<Prefix>Function<EventName>`, `<Prefix>FunctionUrl`).
  */
 import * as path from 'path';
-import { Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,8 +13,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { pin } from './logical-ids';
-import { StackParameters } from './parameters';
-import { STATEMENTS, writeOwnLogs } from './permissions';
+import { StackConditions, StackParameters } from './parameters';
+import { CONDITIONAL_STATEMENTS, ConditionalPolicyDocument, STATEMENTS, writeOwnLogs } from './permissions';
 import { Storage } from './storage';
 
 /** The workspace manifest: every function is a member crate whose package = binary = name. */
@@ -25,6 +25,8 @@ interface StreamTrigger {
   readonly maxBatchingWindowSeconds: number;
   readonly maxRetryAttempts: number;
   readonly maxRecordAgeSeconds: number;
+  /** Default: the ParallelizationFactor parameter. */
+  readonly parallelizationFactor?: (p: StackParameters, c: StackConditions) => number;
 }
 
 interface ScheduleTrigger {
@@ -42,13 +44,27 @@ export interface FunctionSpec {
   readonly stream?: StreamTrigger;
   readonly schedule?: ScheduleTrigger;
   readonly functionUrl?: boolean;
+  /** Variables on top of the shared environment contract. */
+  readonly environment?: (p: StackParameters, s: Storage) => Record<string, string>;
 }
 
 export const FUNCTION_SPECS: FunctionSpec[] = [
   {
     name: 'fraud-detector', prefix: 'FraudDetector', memorySize: 512,
     description: 'Per-account fraud rules and score; alerts exactly once to the alerts table and stream.',
-    stream: { batchSize: 10000, maxBatchingWindowSeconds: 0, maxRetryAttempts: 10, maxRecordAgeSeconds: 21600 },
+    stream: {
+      batchSize: 10000, maxBatchingWindowSeconds: 0, maxRetryAttempts: 10, maxRecordAgeSeconds: 21600,
+      // The shard log needs one batch per shard at a time: two concurrent batches of a shard
+      // would keep losing the checkpoint race to each other.
+      parallelizationFactor: (p, c) =>
+        Token.asNumber(Fn.conditionIf(c.usesShardLog.logicalId, 1, p.parallelizationFactor.valueAsNumber)),
+    },
+    // Only fraud-detector: its state key (account id) is the partition key, as the shard-log
+    // backend requires; session-tracker and daily-totals key by device and merchant.
+    environment: (p, s) => ({
+      SHARDWISE_STATE_BACKEND: p.stateBackend.valueAsString,
+      SHARDWISE_STATE_BUCKET: s.operatorStateBucket.bucketName,
+    }),
   },
   {
     name: 'daily-totals', prefix: 'DailyTotals', memorySize: 512,
@@ -109,7 +125,9 @@ function environment(p: StackParameters, s: Storage): Record<string, string> {
   };
 }
 
-export function declareFunction(stack: Stack, spec: FunctionSpec, p: StackParameters, s: Storage): RustFunction {
+export function declareFunction(
+  stack: Stack, spec: FunctionSpec, p: StackParameters, c: StackConditions, s: Storage,
+): RustFunction {
   const physicalName = Fn.sub(`shardwise-\${Stage}-${spec.name}`);
   const logGroup = pin(
     new logs.LogGroup(stack, `${spec.prefix}LogGroup`, {
@@ -123,7 +141,10 @@ export function declareFunction(stack: Stack, spec: FunctionSpec, p: StackParame
     new iam.Role(stack, `${spec.prefix}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       inlinePolicies: {
-        [spec.name]: new iam.PolicyDocument({ statements: [writeOwnLogs(logGroup), ...STATEMENTS[spec.name](s)] }),
+        [spec.name]: new ConditionalPolicyDocument(
+          { statements: [writeOwnLogs(logGroup), ...STATEMENTS[spec.name](s)] },
+          CONDITIONAL_STATEMENTS[spec.name]?.(s, c) ?? [],
+        ),
       },
     }),
     `${spec.prefix}Role`,
@@ -140,7 +161,7 @@ export function declareFunction(stack: Stack, spec: FunctionSpec, p: StackParame
       role,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      environment: environment(p, s),
+      environment: { ...environment(p, s), ...spec.environment?.(p, s) },
     }),
     `${spec.prefix}Function`,
   );
@@ -154,7 +175,7 @@ export function declareFunction(stack: Stack, spec: FunctionSpec, p: StackParame
       startingPosition: 'TRIM_HORIZON',
       batchSize: spec.stream.batchSize,
       maximumBatchingWindowInSeconds: spec.stream.maxBatchingWindowSeconds,
-      parallelizationFactor: p.parallelizationFactor.valueAsNumber,
+      parallelizationFactor: spec.stream.parallelizationFactor?.(p, c) ?? p.parallelizationFactor.valueAsNumber,
       functionResponseTypes: ['ReportBatchItemFailures'],
       bisectBatchOnFunctionError: true,
       maximumRetryAttempts: spec.stream.maxRetryAttempts,

@@ -1,13 +1,15 @@
 /**
- * The stack's parameters: the same names, types, defaults and constraints as the Parameters
- * section of infra/template.yaml, so one set of `--parameters` works with either tool.
+ * The stack's parameters and conditions: the same names, types, defaults and constraints as
+ * the Parameters and Conditions sections of infra/template.yaml, so one set of `--parameters`
+ * works with either tool.
  */
-import { CfnParameter, Stack } from 'aws-cdk-lib';
+import { CfnCondition, CfnParameter, Fn, Stack } from 'aws-cdk-lib';
 
 export interface StackParameters {
   readonly stage: CfnParameter;
   readonly shardCount: CfnParameter;
   readonly parallelizationFactor: CfnParameter;
+  readonly stateBackend: CfnParameter;
   readonly streamRetentionHours: CfnParameter;
   readonly fraudScoreThreshold: CfnParameter;
   readonly fraudVelocityLimit: CfnParameter;
@@ -25,6 +27,22 @@ const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ];
 
+/**
+ * The template's Conditions. `usesShardLog`: fraud-detector on the shard-log state backend
+ * (its object grant and ParallelizationFactor 1 depend on it).
+ */
+export interface StackConditions {
+  readonly usesShardLog: CfnCondition;
+}
+
+export function declareConditions(stack: Stack, p: StackParameters): StackConditions {
+  return {
+    usesShardLog: new CfnCondition(stack, 'UsesShardLog', {
+      expression: Fn.conditionEquals(p.stateBackend.valueAsString, 'shard_log'),
+    }),
+  };
+}
+
 export function declareParameters(stack: Stack): StackParameters {
   const num = (id: string, defaultValue: number, description: string, min?: number, max?: number) =>
     new CfnParameter(stack, id, { type: 'Number', default: defaultValue, minValue: min, maxValue: max, description });
@@ -38,6 +56,12 @@ export function declareParameters(stack: Stack): StackParameters {
     shardCount: num('ShardCount', 2, 'Shards of the transactions stream (1 MB/s or 1000 records/s of ingest each).', 1, 64),
     parallelizationFactor: num('ParallelizationFactor', 1,
       'Concurrent batches per shard for the stream functions (per-key order is kept).', 1, 10),
+    stateBackend: new CfnParameter(stack, 'StateBackend', {
+      type: 'String',
+      default: 'shard_log',
+      allowedValues: ['dynamodb', 'shard_log'],
+      description: 'Where fraud-detector keeps its per-account state - shard_log (per shard in the warm function, one S3 object and one checkpoint write per batch; its ParallelizationFactor is then 1) or dynamodb (one conditional write per account per batch).',
+    }),
     streamRetentionHours: num('StreamRetentionHours', 24,
       'Kinesis retention; bounds how far back a replay or backfill can re-read.', 24, 8760),
     fraudScoreThreshold: num('FraudScoreThreshold', 0.7,

@@ -4,9 +4,10 @@
  * do not use (e.g. grantReadWriteData adds Scan and BatchWriteItem), and event-source helpers
  * attach a second policy; the reviewed list lives in infra/tests/test_least_privilege.py.
  */
-import { Fn } from 'aws-cdk-lib';
+import { Aws, CfnCondition, Fn, IResolveContext } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { StackConditions } from './parameters';
 import { ALERTS_BY_DAY_INDEX, Storage } from './storage';
 
 const allow = (sid: string, actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
@@ -111,3 +112,50 @@ export const STATEMENTS: Record<string, (s: Storage) => iam.PolicyStatement[]> =
     allow('WriteGroundTruth', ['s3:PutObject'], [s.archiveBucket.arnForObjects('ground-truth/*')]),
   ],
 };
+
+/** Statements granted only while a template condition holds. */
+export interface ConditionalStatements {
+  readonly condition: CfnCondition;
+  readonly statements: iam.PolicyStatement[];
+}
+
+/**
+ * Where fraud-detector's shard-log objects live: shardwise::config::DEFAULT_STATE_PREFIX (the
+ * function does not set SHARDWISE_STATE_PREFIX) + the operator's name (shard_log/backend.rs).
+ */
+export const FRAUD_STATE_OBJECTS = 'shardwise-state/fraud-detector/*';
+
+/** Function name -> statements that depend on a condition (after the unconditional ones). */
+export const CONDITIONAL_STATEMENTS: Record<string, (s: Storage, c: StackConditions) => ConditionalStatements[]> = {
+  'fraud-detector': (s, c) => [
+    // The shard-log backend: its checkpoint and registry items are in the state table
+    // (KeyedState); its objects are Get/Put/Deleted under the operator's prefix, never listed.
+    { condition: c.usesShardLog, statements: [
+      allow('ShardLogObjects', ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+        [s.operatorStateBucket.arnForObjects(FRAUD_STATE_OBJECTS)]),
+    ] },
+    // ListBucket only so that S3 answers a GetObject of a missing (retired) object with 404
+    // NoSuchKey, which the backend retries from the newer checkpoint, not 403 (fatal).
+    { condition: c.usesShardLog, statements: [
+      allow('ShardLogMissingObjects', ['s3:ListBucket'], [s.operatorStateBucket.bucketArn]),
+    ] },
+  ],
+};
+
+/**
+ * A policy document whose statement list ends with `Fn::If [condition, statement, NoValue]`
+ * entries, as the SAM template writes them: a PolicyStatement cannot be conditional itself,
+ * and a separate conditional AWS::IAM::Policy would attach after the function exists.
+ */
+export class ConditionalPolicyDocument extends iam.PolicyDocument {
+  constructor(props: iam.PolicyDocumentProps, private readonly conditional: ConditionalStatements[]) {
+    super(props);
+  }
+
+  resolve(context: IResolveContext): any {
+    const rendered = super.resolve(context);
+    const extra = this.conditional.flatMap(({ condition, statements }) =>
+      statements.map((st) => Fn.conditionIf(condition.logicalId, st.toStatementJson(), Aws.NO_VALUE)));
+    return { ...rendered, Statement: [...rendered.Statement, ...extra] };
+  }
+}

@@ -1,13 +1,13 @@
 /**
  * The Shardwise stack in CDK: the same resources, properties and logical ids as
- * infra/template.yaml (compared by infra/tests/test_parity.py). Parameters, then data, then
- * functions, then outputs, in the template's order.
+ * infra/template.yaml (compared by infra/tests/test_parity.py). Parameters, conditions, then data,
+ * then functions, then outputs, in the template's order.
  */
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { declareFunction, FUNCTION_SPECS } from './functions';
-import { declareParameters } from './parameters';
+import { declareConditions, declareParameters } from './parameters';
 import { declareStorage } from './storage';
 
 export class ShardwiseStack extends Stack {
@@ -20,9 +20,10 @@ export class ShardwiseStack extends Stack {
       'Shardwise transaction monitoring (fraud alerts, daily totals, sessions, archive, reconciliation)';
 
     const params = declareParameters(this);
+    const conditions = declareConditions(this, params);
     const storage = declareStorage(this, params);
     for (const spec of FUNCTION_SPECS) {
-      this.functions[spec.name] = declareFunction(this, spec, params, storage);
+      this.functions[spec.name] = declareFunction(this, spec, params, conditions, storage);
     }
 
     const output = (outputId: string, value: string, description?: string) =>
@@ -38,6 +39,8 @@ export class ShardwiseStack extends Stack {
     output('LateEventsTableName', storage.lateEventsTable.tableName);
     output('ArchiveBucketName', storage.archiveBucket.bucketName);
     output('EsmFailureBucketName', storage.esmFailureBucket.bucketName);
+    output('OperatorStateBucketName', storage.operatorStateBucket.bucketName,
+      "The shard-log state backend's objects (StateBackend=shard_log).");
     output('LoadGeneratorFunctionName', this.functions['load-generator'].functionName,
       'Invoke directly to drive the deployed stack.');
     output('ReconcilerFunctionName', this.functions.reconciler.functionName);

@@ -21,6 +21,7 @@ export interface Storage {
   readonly lateEventsTable: dynamodb.Table;
   readonly archiveBucket: s3.Bucket;
   readonly esmFailureBucket: s3.Bucket;
+  readonly operatorStateBucket: s3.Bucket;
 }
 
 /** The GSI on the alerts table that lists a day's alerts without a scan. */
@@ -111,6 +112,13 @@ export function declareStorage(stack: Stack, params: StackParameters): Storage {
     ],
   });
 
+  // The shard-log backend's snapshots and logs: never expired (a live snapshot of an idle
+  // shard is old, not stale), not versioned (the backend deletes what a checkpoint retires),
+  // created whatever StateBackend says so switching it never replaces the bucket.
+  const operatorStateBucket = bucket(stack, 'OperatorStateBucket', {
+    lifecycleRules: [{ id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) }],
+  });
+
   return {
     transactionsStream,
     alertsStream,
@@ -122,5 +130,6 @@ export function declareStorage(stack: Stack, params: StackParameters): Storage {
     lateEventsTable: table(stack, 'LateEventsTable', 'late-events', 'pk', 'sk'),
     archiveBucket,
     esmFailureBucket,
+    operatorStateBucket,
   };
 }

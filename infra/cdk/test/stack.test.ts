@@ -38,25 +38,76 @@ test('every function is an arm64 provided.al2023 bootstrap with JSON logs in its
   }
 });
 
+/** Only fraud-detector's state key (account id) is the partition key, as the shard log needs. */
+const STATE_BACKEND_ENVIRONMENT = ['SHARDWISE_STATE_BACKEND', 'SHARDWISE_STATE_BUCKET'];
+
 test('every function receives the whole environment contract', () => {
   for (const spec of FUNCTION_SPECS) {
     const variables = resources[`${spec.prefix}Function`].Properties.Environment.Variables;
-    assert.deepEqual(Object.keys(variables).sort(), [...ENVIRONMENT].sort(), spec.name);
+    const expected = spec.name === 'fraud-detector' ? [...ENVIRONMENT, ...STATE_BACKEND_ENVIRONMENT] : ENVIRONMENT;
+    assert.deepEqual(Object.keys(variables).sort(), [...expected].sort(), spec.name);
   }
 });
 
 test('the four stream functions consume transactions with partial-batch failure handling', () => {
-  template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', {
+  const mapping = (parallelizationFactor: unknown) => ({
     EventSourceArn: { 'Fn::GetAtt': ['TransactionsStream', 'Arn'] },
     StartingPosition: 'TRIM_HORIZON',
     FunctionResponseTypes: ['ReportBatchItemFailures'],
     BisectBatchOnFunctionError: true,
     MaximumRetryAttempts: Match.anyValue(),
     MaximumRecordAgeInSeconds: Match.anyValue(),
-    ParallelizationFactor: { Ref: 'ParallelizationFactor' },
+    ParallelizationFactor: parallelizationFactor,
     DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['EsmFailureBucket', 'Arn'] } } },
-  }, 4);
+  });
+  template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', mapping({ Ref: 'ParallelizationFactor' }), 3);
+  template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping',
+    mapping({ 'Fn::If': ['UsesShardLog', 1, { Ref: 'ParallelizationFactor' }] }), 1);
   template.resourceCountIs('AWS::Lambda::EventSourceMapping', 4);
+});
+
+test('fraud-detector alone is wired for the shard-log state backend, its grant scoped to its prefix', () => {
+  template.hasParameter('StateBackend', { Type: 'String', Default: 'shard_log', AllowedValues: ['dynamodb', 'shard_log'] });
+  template.hasCondition('UsesShardLog', { 'Fn::Equals': [{ Ref: 'StateBackend' }, 'shard_log'] });
+  const fraud = resources.FraudDetectorFunction.Properties.Environment.Variables;
+  assert.deepEqual(fraud.SHARDWISE_STATE_BACKEND, { Ref: 'StateBackend' });
+  assert.deepEqual(fraud.SHARDWISE_STATE_BUCKET, { Ref: 'OperatorStateBucket' });
+  assert.deepEqual(resources.FraudDetectorFunctionTransactions.Properties.ParallelizationFactor,
+    { 'Fn::If': ['UsesShardLog', 1, { Ref: 'ParallelizationFactor' }] });
+
+  // Every statement naming the state bucket: only in fraud-detector's role, each under the
+  // condition, objects only under shardwise-state/fraud-detector/.
+  const mentions = (value: unknown) => JSON.stringify(value).includes('OperatorStateBucket');
+  const conditional: any[] = [];
+  for (const [id, resource] of Object.entries(resources)) {
+    if (resource.Type !== 'AWS::IAM::Role') continue;
+    for (const statement of resource.Properties.Policies[0].PolicyDocument.Statement) {
+      if (!mentions(statement)) continue;
+      assert.equal(id, 'FraudDetectorRole');
+      assert.deepEqual(Object.keys(statement), ['Fn::If'], 'granted only under a condition');
+      const [condition, granted, otherwise] = statement['Fn::If'];
+      assert.equal(condition, 'UsesShardLog');
+      assert.deepEqual(otherwise, { Ref: 'AWS::NoValue' });
+      conditional.push(granted);
+    }
+  }
+  const objects = conditional.find((s) => s.Sid === 'ShardLogObjects');
+  assert.deepEqual(objects.Action, ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']);
+  assert.deepEqual(objects.Resource, {
+    'Fn::Join': ['', [{ 'Fn::GetAtt': ['OperatorStateBucket', 'Arn'] }, '/shardwise-state/fraud-detector/*']],
+  });
+  const list = conditional.find((s) => s.Sid === 'ShardLogMissingObjects');
+  assert.deepEqual([list.Action, list.Resource], ['s3:ListBucket', { 'Fn::GetAtt': ['OperatorStateBucket', 'Arn'] }]);
+  assert.equal(conditional.length, 2);
+});
+
+test('operator state objects never expire', () => {
+  const rules = resources.OperatorStateBucket.Properties.LifecycleConfiguration?.Rules ?? [];
+  for (const rule of rules) {
+    assert.equal(rule.ExpirationInDays, undefined);
+    assert.equal(rule.Transitions, undefined);
+  }
+  assert.equal(resources.OperatorStateBucket.Properties.VersioningConfiguration, undefined);
 });
 
 test('schedules run the timer dispatcher every minute and the reconciler on its parameter', () => {
@@ -92,7 +143,7 @@ test('tables are on-demand, point-in-time recoverable, encrypted, TTL on ttl, an
 });
 
 test('buckets block public access, encrypt, and deny plain HTTP', () => {
-  template.resourceCountIs('AWS::S3::Bucket', 2);
+  template.resourceCountIs('AWS::S3::Bucket', 3);
   template.allResourcesProperties('AWS::S3::Bucket', {
     PublicAccessBlockConfiguration: {
       BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true,
@@ -107,7 +158,7 @@ test('buckets block public access, encrypt, and deny plain HTTP', () => {
         Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } },
       })]),
     },
-  }, 2);
+  }, 3);
 });
 
 test('roles carry only inline policies: no managed policies, no wildcard actions, no * resources', () => {
@@ -118,8 +169,10 @@ test('roles carry only inline policies: no managed policies, no wildcard actions
     if (resource.Type !== 'AWS::IAM::Role') continue;
     for (const policy of resource.Properties.Policies) {
       for (const statement of policy.PolicyDocument.Statement) {
-        for (const action of [statement.Action].flat()) assert.ok(!action.includes('*'), `${id}: ${action}`);
-        for (const r of [statement.Resource].flat()) assert.notEqual(r, '*', `${id}: Resource *`);
+        // A conditional statement is checked as its granted branch.
+        const granted = statement['Fn::If'] ? statement['Fn::If'][1] : statement;
+        for (const action of [granted.Action].flat()) assert.ok(!action.includes('*'), `${id}: ${action}`);
+        for (const r of [granted.Resource].flat()) assert.notEqual(r, '*', `${id}: Resource *`);
       }
     }
   }
