@@ -18,6 +18,7 @@
 //! - [`stream`] — putting the day, live progress, waiting for the drain.
 //! - [`phases`] — after the drain: outputs settling, the nightly run's report.
 //! - [`results`] — reading alerts, totals, dead letters, sessions and reports.
+//! - [`state`] — which state backend each stream function used (shard-log commits).
 //! - [`summary`] — the [`Summary`], its pass/fail checks and its text.
 //! - [`chaos`] — optional fault injection ([`Faults`], off by default) and the emulator's
 //!   counters proving it happened.
@@ -36,6 +37,7 @@ pub mod details;
 pub mod phases;
 pub mod results;
 pub mod stack;
+pub mod state;
 pub mod stream;
 pub mod summary;
 
@@ -390,6 +392,7 @@ async fn drive(
     } else {
         None
     };
+    let state_backends = state::state_backends(running, &ddb, &s3).await;
     if !running.runs(binaries::TIMER_DISPATCHER) {
         notes.push(
             "timer-dispatcher is not running: idle watermarks and timers do not advance".into(),
@@ -417,6 +420,7 @@ async fn drive(
         reconciliation,
         dead_letters,
         sessions,
+        state_backends,
         faults: (!options.faults.is_off()).then(|| FaultCounts::read(running)),
         out_dir: options.out_dir.clone(),
         notes,

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::chaos::FaultCounts;
 use crate::results::{DeadLetterSummary, ReconciliationSummary, SessionsSummary, TotalsSummary};
+use crate::state::{SHARD_LOG, StateBackendSummary};
 
 /// Precision and recall the demo requires (issue 7's targets).
 pub const MIN_PRECISION: f64 = 0.9;
@@ -55,6 +56,8 @@ pub struct Summary {
     pub dead_letters: DeadLetterSummary,
     /// Device sessions (session-tracker running).
     pub sessions: Option<SessionsSummary>,
+    /// Where each running stream function kept its keyed state (binary name → backend).
+    pub state_backends: BTreeMap<String, StateBackendSummary>,
     /// Faults the emulator injected, when fault injection was on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub faults: Option<FaultCounts>,
@@ -103,6 +106,15 @@ impl Summary {
                 f.push(format!("{} duplicate alerts", s.duplicate_alerts));
             }
         }
+        for (function, s) in &self.state_backends {
+            if let Some(e) = &s.error {
+                f.push(format!("{function}'s state backend could not be read: {e}"));
+            } else if s.backend == SHARD_LOG && s.commits == Some(0) && self.load.records > 0 {
+                f.push(format!(
+                    "{function} is on the shard log but committed no checkpoint"
+                ));
+            }
+        }
         if let Some(r) = &self.reconciliation
             && (r.unexplained > 0 || r.verdict == "mismatch")
         {
@@ -145,6 +157,20 @@ impl Summary {
         );
         for (b, why) in &self.functions_missing {
             let _ = writeln!(o, "             MISSING {b}: {why}");
+        }
+        let backends: Vec<String> = self
+            .state_backends
+            .iter()
+            .map(|(function, s)| match (s.shards, s.commits) {
+                (Some(shards), Some(commits)) => format!(
+                    "{function} {} ({shards} shards, {commits} checkpointed batches)",
+                    s.backend
+                ),
+                _ => format!("{function} {}", s.backend),
+            })
+            .collect();
+        if !backends.is_empty() {
+            let _ = writeln!(o, "state        {}", backends.join(", "));
         }
         match &self.alerts {
             Some(s) => {

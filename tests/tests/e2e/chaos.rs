@@ -16,7 +16,11 @@
 //!   decoding operator; counts per reason equal the generator's; every consumer's lag 0;
 //! - sessions: the closed session summaries equal an event-time sessionization of the
 //!   de-duplicated valid transactions with the functions' inactivity gap;
-//! - the chaos happened: the emulator counted kills, duplicate deliveries and throttles.
+//! - the chaos happened: the emulator counted kills, duplicate deliveries and throttles;
+//! - fraud-detector ran on the template's state backend (the shard log: its checkpoints
+//!   committed batches on every shard), the other stream functions on DynamoDB.
+//!   `SHARDWISE_CHAOS_STATE_BACKEND=dynamodb` runs the same test with fraud-detector on
+//!   per-key DynamoDB items (the other value of the template's `StateBackend`).
 //!
 //! Windows and sessions are closed with the demo's forced watermark (the bounded day is
 //! consumed, so the timer-driven operators' watermarks are forced to the end of time and
@@ -43,7 +47,9 @@ use std::time::Duration;
 
 use monitoring::generator::GeneratorConfig;
 use serde_json::Value;
-use shardwise_demo::stack::binaries;
+use shardwise::config::ENV_STATE_BACKEND;
+use shardwise_demo::stack::{binaries, load_template};
+use shardwise_demo::state;
 use shardwise_demo::summary::{MIN_PRECISION, MIN_RECALL};
 use shardwise_demo::{DemoOptions, Faults, Profile, run_detailed};
 
@@ -67,6 +73,11 @@ const MAX_BATCH: u32 = 50;
 const SESSION_GAP_SECONDS: i64 = 3 * 3600;
 /// The session tracker's (and dispatcher's) gap setting.
 pub(super) const SESSION_TIMEOUT_ENV: &str = "SESSION_TIMEOUT_SECONDS";
+/// Overrides fraud-detector's state backend (`dynamodb` or `shard_log`) for one run
+/// instead of the template's default, through the function environment.
+const STATE_BACKEND_OVERRIDE_ENV: &str = "SHARDWISE_CHAOS_STATE_BACKEND";
+/// The template's `StateBackend` default for fraud-detector.
+const DEFAULT_STATE_BACKEND: &str = "shard_log";
 /// Regenerates the golden files from the oracle when set to `1`.
 pub(super) const BLESS_ENV: &str = "SHARDWISE_BLESS";
 /// Operators that decode the transactions (the archiver stores raw bytes as they are).
@@ -105,6 +116,17 @@ async fn the_whole_pipeline_under_chaos_produces_exactly_the_oracles_alerts_tota
         "shardwise-chaos-{}",
         shardwise_tests::unique_suffix()
     ));
+    let backend_override = std::env::var(STATE_BACKEND_OVERRIDE_ENV).ok();
+    let mut function_env: BTreeMap<String, String> = [(
+        SESSION_TIMEOUT_ENV.to_owned(),
+        SESSION_GAP_SECONDS.to_string(),
+    )]
+    .into();
+    if let Some(backend) = &backend_override {
+        // On every function: the others are on DynamoDB either way, and a shard-log
+        // override fails them loudly (their state key is not the partition key).
+        function_env.insert(ENV_STATE_BACKEND.to_owned(), backend.clone());
+    }
     let options = DemoOptions {
         template: root().join("infra/template.yaml"),
         day: Some(DAY.to_owned()),
@@ -124,11 +146,7 @@ async fn the_whole_pipeline_under_chaos_produces_exactly_the_oracles_alerts_tota
             malformed_rate: 0.01,
             ..GeneratorConfig::default()
         },
-        function_env: [(
-            SESSION_TIMEOUT_ENV.to_owned(),
-            SESSION_GAP_SECONDS.to_string(),
-        )]
-        .into(),
+        function_env,
         force_watermarks: true,
         max_batch_size: Some(MAX_BATCH),
         ..DemoOptions::default()
@@ -189,6 +207,31 @@ async fn the_whole_pipeline_under_chaos_produces_exactly_the_oracles_alerts_tota
         "no batch was delivered twice: {f:?}"
     );
     assert!(f.ddb_throttles > 0, "DynamoDB never throttled: {f:?}");
+
+    // fraud-detector's state went through the backend it was given.
+    let expected_backend = backend_override.as_deref().unwrap_or(DEFAULT_STATE_BACKEND);
+    for (function, s) in &summary.state_backends {
+        if function == binaries::FRAUD_DETECTOR {
+            assert_eq!(s.backend, expected_backend, "{s:?}");
+        } else {
+            assert_eq!(s.backend, state::DYNAMODB, "{function}: {s:?}");
+        }
+    }
+    let fraud = &summary.state_backends[binaries::FRAUD_DETECTOR];
+    if fraud.backend == state::SHARD_LOG {
+        let template = load_template(&options.template).unwrap();
+        let transactions = template
+            .streams
+            .iter()
+            .find(|s| s.logical_id == "TransactionsStream");
+        let shards = transactions.unwrap().shard_count;
+        assert_eq!(
+            fraud.shards,
+            Some(u64::from(shards)),
+            "every shard checkpointed"
+        );
+        assert!(fraud.commits > Some(0), "{fraud:?}");
+    }
 
     // Alerts: exactly the oracle's, once each.
     let alert_rows: Vec<(String, String, String, String)> = details

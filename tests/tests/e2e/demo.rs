@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use shardwise_demo::stack::binaries;
+use shardwise_demo::state;
 use shardwise_demo::summary::{MIN_PRECISION, MIN_RECALL};
 use shardwise_demo::{DemoOptions, Profile, run};
 
@@ -83,6 +84,23 @@ async fn the_demo_streams_a_tiny_day_and_accounts_for_every_function_in_its_summ
             assert_eq!(score.duplicate_alerts, 0);
         }
         None => assert!(!runs(binaries::FRAUD_DETECTOR)),
+    }
+    // fraud-detector on the template's default state backend, the shard log, which
+    // committed batches; the other stream functions on DynamoDB.
+    for (function, s) in &summary.state_backends {
+        let expected = if function == binaries::FRAUD_DETECTOR {
+            state::SHARD_LOG
+        } else {
+            state::DYNAMODB
+        };
+        assert_eq!(s.backend, expected, "{function}: {s:?}");
+    }
+    if let Some(fraud) = summary.state_backends.get(binaries::FRAUD_DETECTOR) {
+        assert!(
+            fraud.shards > Some(0) && fraud.commits > Some(0),
+            "{fraud:?}"
+        );
+        assert!(summary.render().contains("fraud-detector shard_log ("));
     }
     match &summary.totals {
         Some(t) => assert!(t.merchants > 0 && t.products > 0, "{t:?}"),

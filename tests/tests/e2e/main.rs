@@ -3,6 +3,7 @@
 //! One binary, so the workspace links the SDKs into as few test executables as possible.
 
 mod app_loadgen;
+mod app_template;
 mod chaos;
 mod demo;
 mod flink_rules;

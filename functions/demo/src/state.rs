@@ -1,0 +1,111 @@
+//! Where each stream function kept its keyed state, read back like any client would: the
+//! backend its environment selects (`SHARDWISE_STATE_BACKEND`, the template's
+//! `StateBackend` parameter for fraud-detector) and, on the shard log, the shards its
+//! registry lists and the batches their checkpoints committed. The summary shows it so a
+//! run says which backend produced its alerts, and fails when a shard-log function
+//! processed the day without committing a single checkpoint.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use shardwise::ProcessingConfig;
+use shardwise::config::StateBackend;
+use shardwise::ids::ShardId;
+use shardwise::shard_log::{AwsShardLog, ShardLogBackend};
+
+use crate::stack::Running;
+
+/// The `SHARDWISE_STATE_BACKEND` value of the per-key DynamoDB backend.
+pub const DYNAMODB: &str = "dynamodb";
+/// The `SHARDWISE_STATE_BACKEND` value of the shard-log backend.
+pub const SHARD_LOG: &str = "shard_log";
+
+/// One stream function's state backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateBackendSummary {
+    /// [`DYNAMODB`] or [`SHARD_LOG`].
+    pub backend: String,
+    /// Shard log: shards with a checkpoint (the operator's registry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<u64>,
+    /// Shard log: batches committed, over all shards (the checkpoints' versions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commits: Option<u64>,
+    /// Why the shard log could not be read, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The state backend of every running stream function (binary name → backend), with the
+/// operator named after its binary, as the application's functions are.
+pub async fn state_backends(
+    running: &Running,
+    ddb: &aws_sdk_dynamodb::Client,
+    s3: &aws_sdk_s3::Client,
+) -> BTreeMap<String, StateBackendSummary> {
+    let mut out = BTreeMap::new();
+    for f in &running.stack.template.functions {
+        if f.kinesis.is_empty() || !running.runs(&f.binary) {
+            continue;
+        }
+        let env = &f.environment;
+        let summary = match ProcessingConfig::from_lookup(|name| env.get(name).cloned()) {
+            Err(e) => StateBackendSummary {
+                backend: String::new(),
+                shards: None,
+                commits: None,
+                error: Some(e.to_string()),
+            },
+            Ok(config) => match &config.state_backend {
+                StateBackend::DynamoDb => StateBackendSummary {
+                    backend: DYNAMODB.to_owned(),
+                    shards: None,
+                    commits: None,
+                    error: None,
+                },
+                StateBackend::ShardLog { bucket, prefix } => {
+                    let log = AwsShardLog::new(
+                        ddb.clone(),
+                        &config.state_table,
+                        s3.clone(),
+                        bucket,
+                        prefix,
+                    );
+                    shard_log_summary(&log, &f.binary).await
+                }
+            },
+        };
+        out.insert(f.binary.clone(), summary);
+    }
+    out
+}
+
+async fn shard_log_summary(log: &AwsShardLog, operator: &str) -> StateBackendSummary {
+    let mut summary = StateBackendSummary {
+        backend: SHARD_LOG.to_owned(),
+        shards: None,
+        commits: None,
+        error: None,
+    };
+    let shards: Vec<ShardId> = match log.shards(operator).await {
+        Ok(s) => s,
+        Err(e) => {
+            summary.error = Some(e.to_string());
+            return summary;
+        }
+    };
+    let mut commits = 0;
+    for shard in &shards {
+        match log.read_checkpoint(operator, shard).await {
+            Ok(Some(c)) => commits += c.version,
+            Ok(None) => {}
+            Err(e) => {
+                summary.error = Some(e.to_string());
+                return summary;
+            }
+        }
+    }
+    summary.shards = Some(shards.len() as u64);
+    summary.commits = Some(commits);
+    summary
+}
