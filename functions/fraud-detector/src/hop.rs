@@ -199,7 +199,7 @@ impl Operator for HopVelocity {
             EventTime(t),
             &event.amount.minor,
             partition,
-            &event.to_value(),
+            &event.lazy_value(),
         )?;
         if let Added::Accepted(results) = added {
             // Windows the watermark passed before their first event fire at once.

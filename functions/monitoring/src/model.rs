@@ -417,6 +417,23 @@ impl Transaction {
     pub fn to_value(&self) -> serde_json::Value {
         serde_json::from_slice(&self.to_json()).unwrap_or(serde_json::Value::Null)
     }
+
+    /// Serializes as [`Self::to_value`], computed only if it is serialized: a late event's
+    /// payload, which an operator hands over for every event but which is rarely needed
+    /// (building the value eagerly was 5% of R1's CPU on the Flink benchmark).
+    pub fn lazy_value(&self) -> LazyValue<'_> {
+        LazyValue(self)
+    }
+}
+
+/// [`Transaction::lazy_value`].
+#[derive(Debug, Clone, Copy)]
+pub struct LazyValue<'a>(&'a Transaction);
+
+impl Serialize for LazyValue<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.to_value().serialize(serializer)
+    }
 }
 
 #[cfg(test)]

@@ -314,6 +314,16 @@ mod tests {
     }
 
     #[test]
+    fn the_lazy_value_serializes_exactly_as_the_value() {
+        let tx = check(&good()).unwrap();
+        assert_eq!(
+            serde_json::to_string(&tx.lazy_value()).unwrap(),
+            serde_json::to_string(&tx.to_value()).unwrap()
+        );
+        assert_eq!(tx.to_value(), good());
+    }
+
+    #[test]
     fn each_defect_gets_its_own_typed_reason() {
         let mut missing = good();
         missing.as_object_mut().unwrap().remove("device_id");

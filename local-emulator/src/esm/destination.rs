@@ -49,8 +49,8 @@ pub struct Failure<'a> {
     pub condition: Condition,
     /// Invocations made for this batch.
     pub invoke_count: u32,
-    /// The last invocation's payload (the event).
-    pub payload: &'a Value,
+    /// The last invocation's payload (the event, JSON).
+    pub payload: &'a str,
 }
 
 /// The failure record (aws-semantics §1) plus `payload`.
@@ -85,7 +85,7 @@ pub fn failure_record(f: &Failure<'_>, now: std::time::SystemTime) -> Value {
             "batchSize": f.records.len(),
             "streamArn": f.stream_arn,
         },
-        "payload": f.payload.to_string(),
+        "payload": f.payload,
     })
 }
 
@@ -154,7 +154,7 @@ mod tests {
                 encryption_type: None,
             },
         ];
-        let payload = json!({"Records": []});
+        let payload = json!({"Records": []}).to_string();
         let f = Failure {
             mapping_uuid: "u",
             function_arn: "arn:aws:lambda:us-east-1:0:function:f",

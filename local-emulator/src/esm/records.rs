@@ -8,7 +8,9 @@
 
 use std::cmp::Ordering;
 
-use serde_json::{Value, json};
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::Value;
 
 /// One record read from a shard.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,48 +83,113 @@ pub struct WindowEvent {
     pub is_final: bool,
 }
 
-/// The event Lambda sends for a batch of one shard.
+/// The Lambda event of a batch, as JSON bytes (`{"Records": [...]}` plus, for a tumbling
+/// window, its fields). Serialized from borrowed, typed fields: building a
+/// `serde_json::Value` tree per record (with a copy of every record's data) was the
+/// emulator's largest cost on 10,000-record batches (perf).
 pub fn event(
     ctx: &EventContext,
     shard_id: &str,
     records: &[Record],
     window: Option<&WindowEvent>,
-) -> Value {
-    let records: Vec<Value> = records
-        .iter()
-        .map(|r| {
-            let mut kinesis = json!({
-                "kinesisSchemaVersion": "1.0",
-                "partitionKey": r.partition_key,
-                "sequenceNumber": r.sequence_number,
-                "data": r.data_base64,
-                "approximateArrivalTimestamp": (r.arrival * 1000.0).round() / 1000.0,
-            });
-            if let Some(e) = &r.encryption_type {
-                kinesis["encryptionType"] = json!(e);
-            }
-            json!({
-                "kinesis": kinesis,
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": format!("{shard_id}:{}", r.sequence_number),
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": ctx.role_arn,
-                "awsRegion": ctx.region,
-                "eventSourceARN": ctx.stream_arn,
+) -> Bytes {
+    let event = Event {
+        records: records
+            .iter()
+            .map(|r| EventRecord {
+                kinesis: KinesisData {
+                    kinesis_schema_version: "1.0",
+                    partition_key: &r.partition_key,
+                    sequence_number: &r.sequence_number,
+                    data: &r.data_base64,
+                    approximate_arrival_timestamp: (r.arrival * 1000.0).round() / 1000.0,
+                    encryption_type: r.encryption_type.as_deref(),
+                },
+                event_source: "aws:kinesis",
+                event_version: "1.0",
+                event_id: EventId(shard_id, &r.sequence_number),
+                event_name: "aws:kinesis:record",
+                invoke_identity_arn: &ctx.role_arn,
+                aws_region: &ctx.region,
+                event_source_arn: &ctx.stream_arn,
             })
-        })
-        .collect();
-    let mut event = json!({"Records": records});
-    if let Some(w) = window {
-        event["window"] = json!({"start": iso(w.start), "end": iso(w.end)});
-        event["state"] = w.state.clone();
-        event["shardId"] = json!(shard_id);
-        event["eventSourceARN"] = json!(ctx.stream_arn);
-        event["isFinalInvokeForWindow"] = json!(w.is_final);
-        event["isWindowTerminatedEarly"] = json!(false);
+            .collect(),
+        window: window.map(|w| WindowFields {
+            window: WindowBounds {
+                start: iso(w.start),
+                end: iso(w.end),
+            },
+            state: &w.state,
+            shard_id,
+            event_source_arn: &ctx.stream_arn,
+            is_final_invoke_for_window: w.is_final,
+            is_window_terminated_early: false,
+        }),
+    };
+    // Plain structs of strings and numbers always serialize.
+    Bytes::from(serde_json::to_vec(&event).unwrap_or_default())
+}
+
+#[derive(Serialize)]
+struct Event<'a> {
+    #[serde(rename = "Records")]
+    records: Vec<EventRecord<'a>>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    window: Option<WindowFields<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventRecord<'a> {
+    kinesis: KinesisData<'a>,
+    event_source: &'static str,
+    event_version: &'static str,
+    #[serde(rename = "eventID")]
+    event_id: EventId<'a>,
+    event_name: &'static str,
+    invoke_identity_arn: &'a str,
+    aws_region: &'a str,
+    #[serde(rename = "eventSourceARN")]
+    event_source_arn: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KinesisData<'a> {
+    kinesis_schema_version: &'static str,
+    partition_key: &'a str,
+    sequence_number: &'a str,
+    data: &'a str,
+    approximate_arrival_timestamp: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption_type: Option<&'a str>,
+}
+
+/// `<shard id>:<sequence number>`, written without an intermediate string.
+struct EventId<'a>(&'a str, &'a str);
+
+impl Serialize for EventId<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{}:{}", self.0, self.1))
     }
-    event
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WindowFields<'a> {
+    window: WindowBounds,
+    state: &'a Value,
+    shard_id: &'a str,
+    #[serde(rename = "eventSourceARN")]
+    event_source_arn: &'a str,
+    is_final_invoke_for_window: bool,
+    is_window_terminated_early: bool,
+}
+
+#[derive(Serialize)]
+struct WindowBounds {
+    start: String,
+    end: String,
 }
 
 fn iso(secs: i64) -> String {
@@ -196,6 +263,7 @@ pub fn verdict(body: &[u8], batch: &[Record], report_failures: bool, tumbling: b
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn batch(seqs: &[&str]) -> Vec<Record> {
         seqs.iter()
@@ -287,7 +355,9 @@ mod tests {
             region: "us-east-1".into(),
             role_arn: "arn:aws:iam::0:role/r".into(),
         };
-        let e = event(&ctx, "shardId-000000000000", &batch(&["7"]), None);
+        let e: Value =
+            serde_json::from_slice(&event(&ctx, "shardId-000000000000", &batch(&["7"]), None))
+                .unwrap();
         let r = &e["Records"][0];
         assert_eq!(r["eventID"], "shardId-000000000000:7");
         assert_eq!(r["eventName"], "aws:kinesis:record");

@@ -276,7 +276,7 @@ impl Slot {
             .is_some_and(|r| now - r.arrival > max_age as f64)
     }
 
-    fn event(&self, piece: &[Record], is_final: bool) -> Value {
+    fn event(&self, piece: &[Record], is_final: bool) -> Bytes {
         let window = self.window.as_ref().map(|(start, state)| WindowEvent {
             start: *start,
             end: start + self.window_secs(),
@@ -293,10 +293,10 @@ impl Slot {
 
     /// Invokes (waiting for a concurrency slot; throttles and a function that is not
     /// there yet do not count as attempts). `None` only when the mapping stopped.
-    async fn invoke(&self, payload: &Value) -> Option<InvokeOutcome> {
+    async fn invoke(&self, payload: &Bytes) -> Option<InvokeOutcome> {
         let lambda = &self.emulator.lambda;
         let counters = &self.mapping.counters;
-        let body = Bytes::from(payload.to_string());
+        let body = payload.clone();
         if let Some(f) = lambda.function(&self.mapping.function)
             && f.faults().duplicate()
         {
@@ -366,7 +366,7 @@ impl Slot {
         piece: &[Record],
         condition: Condition,
         invoke_count: u32,
-        payload: &Value,
+        payload: &Bytes,
     ) {
         let counters = &self.mapping.counters;
         counters
@@ -381,7 +381,8 @@ impl Slot {
                 records: piece,
                 condition,
                 invoke_count,
-                payload,
+                // The payload is `serde_json` output: UTF-8.
+                payload: std::str::from_utf8(payload).unwrap_or_default(),
             };
             match destination::write_to_s3(&self.emulator, bucket, &failure).await {
                 Ok(key) => {

@@ -134,13 +134,23 @@ struct ShardMem {
 }
 
 impl ShardMem {
-    /// Replaces `key`'s item, keeping the timer index in step with its timers.
+    /// Replaces `key`'s item, keeping the timer index in step with its timers. Only the
+    /// timers that changed touch the index: most commits keep most of a key's timers.
     fn put(&mut self, operator: &str, layout: &TimerLayout, item_key: String, state: StoredState) {
-        self.remove(operator, layout, &item_key);
         let key = state_key(operator, &item_key);
+        let old = self.items.remove(&item_key);
+        let old_timers = old.as_ref().map(|o| &o.timers);
+        for (timer, bucket) in old_timers.into_iter().flatten() {
+            if state.timers.get(timer) != Some(bucket) {
+                let e = layout.entry(operator, key, *timer, *bucket);
+                self.timers.remove(&(e.pk, e.sk));
+            }
+        }
         for (timer, bucket) in &state.timers {
-            let e = layout.entry(operator, key, *timer, *bucket);
-            self.timers.insert((e.pk.clone(), e.sk.clone()), e);
+            if old_timers.and_then(|t| t.get(timer)) != Some(bucket) {
+                let e = layout.entry(operator, key, *timer, *bucket);
+                self.timers.insert((e.pk.clone(), e.sk.clone()), e);
+            }
         }
         self.items.insert(item_key, state);
     }
