@@ -20,6 +20,7 @@ mod kinesis_source;
 mod lineage;
 mod outputs;
 mod routing;
+mod shard_log_reshard;
 mod sinks;
 
 use std::collections::BTreeSet;
