@@ -50,8 +50,9 @@ pub mod format;
 mod memory;
 #[cfg(test)]
 mod tests;
+mod timers;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -59,10 +60,10 @@ use crate::clock::Clock;
 use crate::deadletter::DeadLetter;
 use crate::error::{Error, RetryClass};
 use crate::ids::{EventTime, ShardId};
-use crate::operator::TimeDomain;
 use crate::shards::ShardParents;
 use crate::store::{CommitResult, KeyCommit, OutputItem, StateStore, StoredState};
 use crate::timer_store::{TimerEntry, TimerLayout};
+use timers::ShardTimers;
 
 pub use backend::{AwsShardLog, ShardLogBackend};
 pub use format::{Checkpoint, LogObject};
@@ -120,8 +121,8 @@ struct ShardMem {
     checkpoint: Checkpoint,
     /// Items by item key.
     items: HashMap<String, StoredState>,
-    /// The timer index: (pk, sk) → entry, as the timers table would hold it.
-    timers: BTreeMap<(String, String), TimerEntry>,
+    /// The timer index, as the timers table would hold it.
+    timers: ShardTimers,
     /// Item keys committed since the checkpoint.
     dirty: BTreeSet<String>,
     /// Outputs committed since the checkpoint.
@@ -142,14 +143,12 @@ impl ShardMem {
         let old_timers = old.as_ref().map(|o| &o.timers);
         for (timer, bucket) in old_timers.into_iter().flatten() {
             if state.timers.get(timer) != Some(bucket) {
-                let e = layout.entry(operator, key, *timer, *bucket);
-                self.timers.remove(&(e.pk, e.sk));
+                self.timers.remove(layout, operator, key, *timer, *bucket);
             }
         }
         for (timer, bucket) in &state.timers {
             if old_timers.and_then(|t| t.get(timer)) != Some(bucket) {
-                let e = layout.entry(operator, key, *timer, *bucket);
-                self.timers.insert((e.pk.clone(), e.sk.clone()), e);
+                self.timers.insert(layout, operator, key, *timer, *bucket);
             }
         }
         self.items.insert(item_key, state);
@@ -160,8 +159,7 @@ impl ShardMem {
         let key = state_key(operator, item_key);
         if let Some(old) = self.items.remove(item_key) {
             for (timer, bucket) in &old.timers {
-                let e = layout.entry(operator, key, *timer, *bucket);
-                self.timers.remove(&(e.pk, e.sk));
+                self.timers.remove(layout, operator, key, *timer, *bucket);
             }
         }
     }
@@ -178,15 +176,7 @@ impl ShardMem {
 
     /// The earliest timer of each domain.
     fn next_timers(&self) -> (Option<i64>, Option<i64>) {
-        let (mut processing, mut event) = (None::<i64>, None::<i64>);
-        for entry in self.timers.values() {
-            let slot = match entry.timer.domain {
-                TimeDomain::Processing => &mut processing,
-                TimeDomain::Event => &mut event,
-            };
-            *slot = Some(slot.map_or(entry.timer.time.0, |t| t.min(entry.timer.time.0)));
-        }
-        (processing, event)
+        self.timers.earliest()
     }
 }
 
@@ -608,9 +598,7 @@ impl<S: StateStore, B: ShardLogBackend> StateStore for ShardLogStore<S, B> {
         }
         // The fired timer must still exist, as the transaction's condition demands.
         if let Some(fired) = &commit.timers.fired
-            && !mem
-                .timers
-                .contains_key(&(fired.pk.clone(), fired.sk.clone()))
+            && !mem.timers.contains(&fired.pk, &fired.sk)
         {
             return Ok(CommitResult::Conflict);
         }
@@ -640,12 +628,7 @@ impl<S: StateStore, B: ShardLogBackend> StateStore for ShardLogStore<S, B> {
         let Some(mem) = shards.get(&shard).filter(|m| !m.checkpoint.superseded) else {
             return Ok(Vec::new());
         };
-        Ok(crate::timer_store::query_index(
-            &mem.timers,
-            partition,
-            sk_before,
-            limit,
-        ))
+        Ok(mem.timers.query(partition, sk_before, limit))
     }
 
     async fn delete_timer_items(&self, entries: &[TimerEntry]) -> Result<(), Error> {

@@ -10,7 +10,7 @@
 //! lineage. One batch per shard is re-delivered once by yet another container, and a
 //! parent batch again after the grandchild: neither may move a checkpoint. The
 //! grandchild's restored state must equal a from-scratch fold of every record, and every
-//! ancestor's checkpoint must be marked superseded (ignored for now: a known bug, below).
+//! ancestor's checkpoint must be marked superseded.
 
 use std::sync::Arc;
 
@@ -299,14 +299,10 @@ async fn after_a_split_and_a_merge_new_containers_continue_the_shard_log_from_s3
     );
 }
 
-/// BUG (not fixed here: `shared/` is out of this branch's scope): `AwsShardLog::
-/// write_checkpoint` never writes the `superseded` attribute that `decode_checkpoint`
-/// reads, so the mark a child puts on its ancestors is lost in DynamoDB (the in-memory
-/// `MemoryShardLog` keeps it, so `shared`'s reshard test passes). A late or zombie batch
-/// of an ancestor then fires the ancestor's in-process timers again (`query_timers`
-/// checks `checkpoint.superseded`), and every inheritor re-marks its ancestors.
+/// The mark a child puts on its ancestors is stored in DynamoDB (it once was not: the
+/// in-memory backend kept it, so only this test saw that a late or zombie ancestor batch
+/// would fire the ancestor's in-process timers again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: AwsShardLog::write_checkpoint drops Checkpoint::superseded (shared/src/shard_log/backend.rs)"]
 async fn after_a_split_and_a_merge_the_ancestors_checkpoints_stay_marked_superseded() {
     let env = TestEnv::start().await;
     emulator_only!(env, "reshards the emulator's stream and reads its lineage");
