@@ -56,6 +56,77 @@ pub(super) async fn put(client: &Client, stream: &str, rng: &mut SmallRng, first
     }
 }
 
+/// A one-shard stream split (0 → 1 + 2) then merged (1 + 2 → 3), each shard read back.
+pub(super) struct Resharded {
+    /// The stream's ARN (`eventSourceARN`).
+    pub arn: String,
+    /// `shardId-000000000000`'s records.
+    pub parent: Vec<Produced>,
+    /// The split's halves' records, in [`RESHARD_CHILDREN`] order.
+    pub children: [Vec<Produced>; 2],
+    /// The merged shard's records.
+    pub grandchild: Vec<Produced>,
+}
+
+/// The shards [`split_then_merge`] produces.
+pub(super) const RESHARD_PARENT: &str = "shardId-000000000000";
+/// The split's halves, merged again into [`RESHARD_GRANDCHILD`].
+pub(super) const RESHARD_CHILDREN: [&str; 2] = ["shardId-000000000001", "shardId-000000000002"];
+/// The merged shard.
+pub(super) const RESHARD_GRANDCHILD: &str = "shardId-000000000003";
+
+/// Creates `stream` with one shard and puts `per_phase` records before the split, between
+/// the split and the merge, and after the merge; reads every shard back.
+pub(super) async fn split_then_merge(
+    env: &TestEnv,
+    stream: &str,
+    rng: &mut SmallRng,
+    per_phase: u64,
+) -> Resharded {
+    let client = env.kinesis();
+    env.create_active_stream(stream, 1).await;
+    put(&client, stream, rng, 0, per_phase).await;
+    client
+        .split_shard()
+        .stream_name(stream)
+        .shard_to_split(RESHARD_PARENT)
+        .new_starting_hash_key((1u128 << 127).to_string())
+        .send()
+        .await
+        .unwrap();
+    env.wait_stream_active(stream).await;
+    put(&client, stream, rng, per_phase, per_phase).await;
+    client
+        .merge_shards()
+        .stream_name(stream)
+        .shard_to_merge(RESHARD_CHILDREN[0])
+        .adjacent_shard_to_merge(RESHARD_CHILDREN[1])
+        .send()
+        .await
+        .unwrap();
+    env.wait_stream_active(stream).await;
+    put(&client, stream, rng, 2 * per_phase, per_phase).await;
+    let arn = client
+        .describe_stream_summary()
+        .stream_name(stream)
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary()
+        .unwrap()
+        .stream_arn()
+        .to_owned();
+    Resharded {
+        arn,
+        parent: read_shard(&client, stream, RESHARD_PARENT).await,
+        children: [
+            read_shard(&client, stream, RESHARD_CHILDREN[0]).await,
+            read_shard(&client, stream, RESHARD_CHILDREN[1]).await,
+        ],
+        grandchild: read_shard(&client, stream, RESHARD_GRANDCHILD).await,
+    }
+}
+
 /// Reads a whole shard from TRIM_HORIZON.
 pub(super) async fn read_shard(client: &Client, stream: &str, shard: &str) -> Vec<Produced> {
     let mut iterator = client

@@ -19,12 +19,9 @@ use shardwise::{
 use shardwise_tests::{TestEnv, emulator_only};
 
 use super::fixture::{self, AccountState, OPERATOR, Produced, Totals, Txn};
-use super::kinesis_source::{put, read_shard};
-
-const PARENT: &str = "shardId-000000000000";
-/// The parent's split halves (0 → 1 + 2), merged again into the grandchild (1 + 2 → 3).
-const CHILDREN: [&str; 2] = ["shardId-000000000001", "shardId-000000000002"];
-const GRANDCHILD: &str = "shardId-000000000003";
+use super::kinesis_source::{
+    RESHARD_GRANDCHILD as GRANDCHILD, RESHARD_PARENT as PARENT, Resharded, split_then_merge,
+};
 
 type Proc = Processor<Totals, DynamoStateStore, JsonCodec<Txn>>;
 
@@ -107,46 +104,13 @@ async fn after_a_split_and_a_merge_state_items_hold_only_the_newest_marks_and_la
     emulator_only!(env, "counts the emulator's ListShards requests");
     let client = env.kinesis();
     let stream = env.unique_name("fw-lineage");
-    env.create_active_stream(&stream, 1).await;
     let mut rng = SmallRng::seed_from_u64(7);
-    put(&client, &stream, &mut rng, 0, 200).await;
-    client
-        .split_shard()
-        .stream_name(&stream)
-        .shard_to_split(PARENT)
-        .new_starting_hash_key((1u128 << 127).to_string())
-        .send()
-        .await
-        .unwrap();
-    env.wait_stream_active(&stream).await;
-    put(&client, &stream, &mut rng, 200, 200).await;
-    client
-        .merge_shards()
-        .stream_name(&stream)
-        .shard_to_merge(CHILDREN[0])
-        .adjacent_shard_to_merge(CHILDREN[1])
-        .send()
-        .await
-        .unwrap();
-    env.wait_stream_active(&stream).await;
-    put(&client, &stream, &mut rng, 400, 200).await;
-    let arn = client
-        .describe_stream_summary()
-        .stream_name(&stream)
-        .send()
-        .await
-        .unwrap()
-        .stream_description_summary()
-        .unwrap()
-        .stream_arn()
-        .to_owned();
-
-    let parent = read_shard(&client, &stream, PARENT).await;
-    let mut children = Vec::new();
-    for child in CHILDREN {
-        children.push(read_shard(&client, &stream, child).await);
-    }
-    let grandchild = read_shard(&client, &stream, GRANDCHILD).await;
+    let Resharded {
+        arn,
+        parent,
+        children,
+        grandchild,
+    } = split_then_merge(&env, &stream, &mut rng, 200).await;
     assert_eq!(parent.len(), 200);
     assert!(
         children.iter().all(|c| !c.is_empty()),

@@ -26,12 +26,11 @@ use shardwise_tests::{TestEnv, emulator_only};
 
 use super::Tables;
 use super::fixture::{self, AccountState, OPERATOR, Produced, Totals, Txn};
-use super::kinesis_source::{put, read_shard};
+use super::kinesis_source::{
+    RESHARD_CHILDREN as CHILDREN, RESHARD_GRANDCHILD as GRANDCHILD, RESHARD_PARENT as PARENT,
+    Resharded, split_then_merge,
+};
 
-const PARENT: &str = "shardId-000000000000";
-/// The parent's split halves (0 → 1 + 2), merged again into the grandchild (1 + 2 → 3).
-const CHILDREN: [&str; 2] = ["shardId-000000000001", "shardId-000000000002"];
-const GRANDCHILD: &str = "shardId-000000000003";
 /// The object key prefix the functions use (`infra/template.yaml`'s default).
 const PREFIX: &str = "shardwise-state/";
 /// `put` spreads records over this many accounts.
@@ -164,48 +163,14 @@ async fn redeliver(run: &Deployment, records: &[Produced], ends: &[usize], i: us
 /// module docs, and returns the deployment with the oracle's expectation; `None` when
 /// the emulator serves no DynamoDB.
 async fn reshard_and_deliver(env: TestEnv) -> Option<(Deployment, fixture::Expected)> {
-    let client = env.kinesis();
     let stream = env.unique_name("fw-log-reshard");
-    env.create_active_stream(&stream, 1).await;
     let mut rng = SmallRng::seed_from_u64(11);
-    put(&client, &stream, &mut rng, 0, PER_PHASE).await;
-    client
-        .split_shard()
-        .stream_name(&stream)
-        .shard_to_split(PARENT)
-        .new_starting_hash_key((1u128 << 127).to_string())
-        .send()
-        .await
-        .unwrap();
-    env.wait_stream_active(&stream).await;
-    put(&client, &stream, &mut rng, PER_PHASE, PER_PHASE).await;
-    client
-        .merge_shards()
-        .stream_name(&stream)
-        .shard_to_merge(CHILDREN[0])
-        .adjacent_shard_to_merge(CHILDREN[1])
-        .send()
-        .await
-        .unwrap();
-    env.wait_stream_active(&stream).await;
-    put(&client, &stream, &mut rng, 2 * PER_PHASE, PER_PHASE).await;
-    let arn = client
-        .describe_stream_summary()
-        .stream_name(&stream)
-        .send()
-        .await
-        .unwrap()
-        .stream_description_summary()
-        .unwrap()
-        .stream_arn()
-        .to_owned();
-
-    let parent = read_shard(&client, &stream, PARENT).await;
-    let children = [
-        read_shard(&client, &stream, CHILDREN[0]).await,
-        read_shard(&client, &stream, CHILDREN[1]).await,
-    ];
-    let grandchild = read_shard(&client, &stream, GRANDCHILD).await;
+    let Resharded {
+        arn,
+        parent,
+        children,
+        grandchild,
+    } = split_then_merge(&env, &stream, &mut rng, PER_PHASE).await;
     assert!(
         children.iter().all(|c| !c.is_empty()),
         "both halves got records"
