@@ -31,6 +31,28 @@ pub struct Expected {
     pub dead_letters: BTreeSet<String>,
 }
 
+impl Expected {
+    /// Asserts that accounts `acct-0` .. `acct-<accounts - 1>` hold the oracle's state, as
+    /// `stored` finds each one's item (by item key `<operator>#<account>`; none: empty).
+    pub fn assert_states<'a>(
+        &self,
+        accounts: u64,
+        stored: impl Fn(&str) -> Option<&'a shardwise::StoredState>,
+    ) {
+        for k in 0..accounts {
+            let account = format!("acct-{k}");
+            let actual: AccountState = stored(&format!("{OPERATOR}#{account}"))
+                .map(|s| serde_json::from_str(&s.body).unwrap())
+                .unwrap_or_default();
+            assert_eq!(
+                actual,
+                self.states.get(&account).cloned().unwrap_or_default(),
+                "{account}"
+            );
+        }
+    }
+}
+
 /// Folds every record once, in per-key order (the order records appear in `produced`).
 pub fn oracle(produced: &[Produced]) -> Expected {
     let mut expected = Expected::default();

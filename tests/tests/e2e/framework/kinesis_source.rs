@@ -17,7 +17,7 @@ use shardwise::{
 use shardwise_tests::{Target, TestEnv};
 
 use super::faults::FaultyStore;
-use super::fixture::{self, AccountState, OPERATOR, Produced, Totals, Txn};
+use super::fixture::{self, Produced, Totals, Txn};
 use super::{Chaos, deliver};
 
 /// Puts `n` transactions (ids from `first_id`), ~3% undecodable.
@@ -243,19 +243,7 @@ async fn records_read_from_a_merged_stream_are_committed_exactly_once() {
     deliver(&processor, &store, &shards[2], 3, chaos).await;
 
     let snap = store.inner().snapshot();
-    for k in 0..25 {
-        let account = format!("acct-{k}");
-        let actual: AccountState = snap
-            .states
-            .get(&format!("{OPERATOR}#{account}"))
-            .map(|s| serde_json::from_str(&s.body).unwrap())
-            .unwrap_or_default();
-        assert_eq!(
-            actual,
-            expected.states.get(&account).cloned().unwrap_or_default(),
-            "{account}"
-        );
-    }
+    expected.assert_states(25, |key| snap.states.get(key));
     let alerts: std::collections::BTreeSet<String> = snap.outputs.keys().cloned().collect();
     assert_eq!(alerts, expected.alerts);
     let dead: std::collections::BTreeSet<String> = snap.dead_letters.keys().cloned().collect();

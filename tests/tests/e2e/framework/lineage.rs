@@ -18,7 +18,7 @@ use shardwise::{
 };
 use shardwise_tests::{TestEnv, emulator_only};
 
-use super::fixture::{self, AccountState, OPERATOR, Produced, Totals, Txn};
+use super::fixture::{self, OPERATOR, Produced, Totals, Txn};
 use super::kinesis_source::{
     RESHARD_GRANDCHILD as GRANDCHILD, RESHARD_PARENT as PARENT, Resharded, split_then_merge,
 };
@@ -183,18 +183,7 @@ async fn after_a_split_and_a_merge_state_items_hold_only_the_newest_marks_and_la
         states, settled,
         "the late ancestor batches changed no state"
     );
-    for k in 0..ACCOUNTS {
-        let account = format!("acct-{k}");
-        let actual: AccountState = states
-            .get(&format!("{OPERATOR}#{account}"))
-            .map(|s| serde_json::from_str(&s.body).unwrap())
-            .unwrap_or_default();
-        assert_eq!(
-            actual,
-            expected.states.get(&account).cloned().unwrap_or_default(),
-            "{account}"
-        );
-    }
+    expected.assert_states(ACCOUNTS, |key| states.get(key));
     assert_eq!(super::scan_ids(&env, &tables.output).await, expected.alerts);
     assert_eq!(
         super::scan_ids(&env, &tables.dead_letter).await,
