@@ -59,6 +59,11 @@ pub const ENV_STATE_PREFIX: &str = "SHARDWISE_STATE_PREFIX";
 /// The `shard_log` backend's default object prefix.
 pub const DEFAULT_STATE_PREFIX: &str = "shardwise-state/";
 
+/// The `SHARDWISE_STATE_BACKEND` value of the per-key DynamoDB backend.
+pub const STATE_BACKEND_DYNAMODB: &str = "dynamodb";
+/// The `SHARDWISE_STATE_BACKEND` value of the shard-log backend.
+pub const STATE_BACKEND_SHARD_LOG: &str = "shard_log";
+
 /// Where keyed state lives.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum StateBackend {
@@ -75,11 +80,19 @@ pub enum StateBackend {
 }
 
 impl StateBackend {
+    /// Its `SHARDWISE_STATE_BACKEND` value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::DynamoDb => STATE_BACKEND_DYNAMODB,
+            Self::ShardLog { .. } => STATE_BACKEND_SHARD_LOG,
+        }
+    }
+
     fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let chosen = lookup(ENV_STATE_BACKEND).filter(|t| !t.trim().is_empty());
         match chosen.as_deref().map(str::trim) {
-            None | Some("dynamodb") => Ok(Self::DynamoDb),
-            Some("shard_log") => {
+            None | Some(STATE_BACKEND_DYNAMODB) => Ok(Self::DynamoDb),
+            Some(STATE_BACKEND_SHARD_LOG) => {
                 let bucket = lookup(ENV_STATE_BUCKET)
                     .filter(|b| !b.trim().is_empty())
                     .ok_or_else(|| {

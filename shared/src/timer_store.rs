@@ -101,15 +101,19 @@ impl TimerLayout {
         }
     }
 
-    /// The item of `key`'s `timer` stored in `bucket`.
-    pub fn entry(&self, operator: &str, key: &str, timer: Timer, bucket: i64) -> TimerEntry {
+    /// The partition key of the item of `key`'s `timer`, registered in `bucket`.
+    pub fn partition(&self, operator: &str, key: &str, timer: Timer, bucket: i64) -> String {
         let spread = self.spread_of(key);
-        let pk = match timer.domain {
+        match timer.domain {
             TimeDomain::Processing => self.processing_partition(operator, bucket, spread),
             TimeDomain::Event => self.event_partition(operator, spread),
-        };
+        }
+    }
+
+    /// The item of `key`'s `timer` stored in `bucket`.
+    pub fn entry(&self, operator: &str, key: &str, timer: Timer, bucket: i64) -> TimerEntry {
         TimerEntry {
-            pk,
+            pk: self.partition(operator, key, timer, bucket),
             sk: sort_key(timer.time, key),
             operator: operator.to_owned(),
             key: key.to_owned(),

@@ -15,10 +15,9 @@ use shardwise::shard_log::{AwsShardLog, ShardLogBackend};
 
 use crate::stack::Running;
 
-/// The `SHARDWISE_STATE_BACKEND` value of the per-key DynamoDB backend.
-pub const DYNAMODB: &str = "dynamodb";
-/// The `SHARDWISE_STATE_BACKEND` value of the shard-log backend.
-pub const SHARD_LOG: &str = "shard_log";
+pub use shardwise::config::{
+    STATE_BACKEND_DYNAMODB as DYNAMODB, STATE_BACKEND_SHARD_LOG as SHARD_LOG,
+};
 
 /// One stream function's state backend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -58,7 +57,7 @@ pub async fn state_backends(
             },
             Ok(config) => match &config.state_backend {
                 StateBackend::DynamoDb => StateBackendSummary {
-                    backend: DYNAMODB.to_owned(),
+                    backend: config.state_backend.name().to_owned(),
                     shards: None,
                     commits: None,
                     error: None,

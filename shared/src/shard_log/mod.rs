@@ -173,11 +173,6 @@ impl ShardMem {
             self.put(operator, layout, item_key, state);
         }
     }
-
-    /// The earliest timer of each domain.
-    fn next_timers(&self) -> (Option<i64>, Option<i64>) {
-        self.timers.earliest()
-    }
 }
 
 /// The state key of an item key `<operator>#<key>`.
@@ -432,7 +427,7 @@ impl<S: StateStore, B: ShardLogBackend> ShardLogStore<S, B> {
         if rotate {
             self.stats.snapshots.fetch_add(1, Ordering::Relaxed);
         }
-        let (next_processing, next_event) = mem.next_timers();
+        let (next_processing, next_event) = mem.timers.earliest();
         let next = if rotate {
             Checkpoint {
                 version,

@@ -46,11 +46,7 @@ impl ShardTimers {
         timer: Timer,
         bucket: i64,
     ) {
-        let spread = layout.spread_of(key);
-        let pk = match timer.domain {
-            TimeDomain::Processing => layout.processing_partition(operator, bucket, spread),
-            TimeDomain::Event => layout.event_partition(operator, spread),
-        };
+        let pk = layout.partition(operator, key, timer, bucket);
         if let Some(partition) = self.partitions.get_mut(&pk) {
             partition.remove(&(clamp_due(timer.time.0), key.to_owned()));
             if partition.is_empty() {
