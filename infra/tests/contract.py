@@ -41,17 +41,30 @@ ENVIRONMENT: dict[str, str] = {
     "SHARDWISE_COMMIT_GROUP": "CommitGroup",
 }
 
-# Only fraud-detector gets these: its state key (account id) is the Kinesis partition key, as
-# the shard-log state backend requires; session-tracker and daily-totals key by device and
-# merchant and stay on the framework's default (DynamoDB).
-STATE_BACKEND_FUNCTION = "fraud-detector"
+# The state backend's variables. On the functions whose operators can use the shard log --
+# their state key is the Kinesis partition key (fraud-detector: the account) or begins with it
+# and `#` (session-tracker: `<account>#<device>`), so each key lives in one shard -- and on the
+# timer-dispatcher, which fires session-tracker's timers of idle shards through its shard log.
+# daily-totals keys by merchant and product and stays on the framework's default (DynamoDB).
 STATE_BACKEND_ENVIRONMENT: dict[str, str] = {
     "SHARDWISE_STATE_BACKEND": "StateBackend",
     "SHARDWISE_STATE_BUCKET": "OperatorStateBucket",
 }
-# Where the backend writes fraud-detector's objects: shardwise::config::DEFAULT_STATE_PREFIX
-# (SHARDWISE_STATE_PREFIX is not set) + the operator's name + "/" (shard_log/backend.rs).
-STATE_OBJECT_PREFIX = "shardwise-state/fraud-detector/"
+# function -> the operator whose shard-log objects it reads and writes.
+STATE_BACKEND_OPERATORS: dict[str, str] = {
+    "fraud-detector": "fraud-detector",
+    "session-tracker": "session-tracker",
+    "timer-dispatcher": "session-tracker",
+}
+# The stream functions that run on the shard log (ParallelizationFactor 1 under it).
+SHARD_LOG_STREAM_FUNCTIONS = ("fraud-detector", "session-tracker")
+
+
+def state_object_prefix(operator: str) -> str:
+    """Where the backend writes an operator's objects: shardwise::config::DEFAULT_STATE_PREFIX
+    (SHARDWISE_STATE_PREFIX is not set) + the operator's name + "/" (shard_log/backend.rs)."""
+    return f"shardwise-state/{operator}/"
+
 
 # table logical id -> (hash key, range key or None); every key attribute is a string.
 TABLE_KEYS: dict[str, tuple[str, str | None]] = {

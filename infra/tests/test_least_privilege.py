@@ -46,16 +46,26 @@ def _consumer(log_group: str) -> dict[str, set[str]]:
     }
 
 
-# fraud-detector on the shard-log backend (StateBackend=shard_log, the default): its objects
-# under its own prefix (read, written, deleted once retired; never listed), and ListBucket
-# only so that a missing object reads as 404 NoSuchKey, not 403 (S3 GetObject "Permissions").
-# Its checkpoint and registry items are in the state table, inside STATE_RW.
-SHARD_LOG = {
-    f"${{OperatorStateBucket.Arn}}/{contract.STATE_OBJECT_PREFIX}*": {
-        "s3:GetObject", "s3:PutObject", "s3:DeleteObject",
-    },
-    "${OperatorStateBucket.Arn}": {"s3:ListBucket"},
-}
+STATE_BUCKET = "${OperatorStateBucket.Arn}"
+
+
+def _shard_log(function: str) -> dict[str, set[str]]:
+    """The shard-log backend (StateBackend=shard_log, the default) for `function`: the objects
+    of its operator (contract.STATE_BACKEND_OPERATORS) under that operator's prefix (read,
+    written, deleted once retired; never listed), and ListBucket only so that a missing object
+    reads as 404 NoSuchKey, not 403 (S3 GetObject "Permissions"). Checkpoint and registry
+    items are in the state table, inside STATE_RW (shard_log/backend.rs: GetItem, PutItem,
+    UpdateItem)."""
+    prefix = contract.state_object_prefix(contract.STATE_BACKEND_OPERATORS[function])
+    return {
+        f"{STATE_BUCKET}/{prefix}*": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+        STATE_BUCKET: {"s3:ListBucket"},
+    }
+
+
+# session-tracker registers its processing-time timers in the timers table only on the
+# dynamodb backend: on the shard log a shard's timers live in its checkpoint and objects.
+SESSION_TIMERS = {"${TimersTable.Arn}": {"dynamodb:PutItem", "dynamodb:DeleteItem"}}
 
 EXPECTED: dict[str, dict[str, set[str]]] = {
     "FraudDetectorFunction": {
@@ -65,7 +75,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "${StateTable.Arn}": STATE_RW,
         "${AlertsTable.Arn}": {"dynamodb:PutItem"},
         "${DeadLetterTable.Arn}": {"dynamodb:PutItem"},
-        **SHARD_LOG,
+        **_shard_log("fraud-detector"),
     },
     "DailyTotalsFunction": {
         **_consumer("DailyTotalsLogGroup"),
@@ -78,10 +88,10 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "SessionTrackerFunction": {
         **_consumer("SessionTrackerLogGroup"),
         "${StateTable.Arn}": STATE_RW,
-        "${TimersTable.Arn}": {"dynamodb:PutItem", "dynamodb:DeleteItem"},
         "${OutputsTable.Arn}": {"dynamodb:PutItem"},
         "${LateEventsTable.Arn}": {"dynamodb:PutItem"},
         "${DeadLetterTable.Arn}": {"dynamodb:PutItem"},
+        **_shard_log("session-tracker"),
     },
     "ArchiverFunction": {
         **_consumer("ArchiverLogGroup"),
@@ -94,6 +104,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "${StateTable.Arn}": STATE_RW,
         "${OutputsTable.Arn}": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
         "${DeadLetterTable.Arn}": {"dynamodb:PutItem"},
+        # session-tracker's timers of idle shards, fired through its shard log.
+        **_shard_log("timer-dispatcher"),
     },
     "ReconcilerFunction": {
         "${ReconcilerLogGroup.Arn}": LOGS,
@@ -161,8 +173,12 @@ def expected_grants(parameters: dict[str, str] | None = None) -> dict[str, dict[
     """The reviewed list for a stack deployed with `parameters` (defaults otherwise)."""
     if (parameters or {}).get("StateBackend", "shard_log") == "shard_log":
         return EXPECTED
-    fraud = {r: a for r, a in EXPECTED["FraudDetectorFunction"].items() if r not in SHARD_LOG}
-    return {**EXPECTED, "FraudDetectorFunction": fraud}
+    on_dynamodb = {
+        fn: {r: a for r, a in grants.items() if r != STATE_BUCKET and not r.startswith(f"{STATE_BUCKET}/")}
+        for fn, grants in EXPECTED.items()
+    }
+    on_dynamodb["SessionTrackerFunction"].update(SESSION_TIMERS)
+    return on_dynamodb
 
 
 def check_expected(template: dict[str, Any], parameters: dict[str, str] | None = None) -> list[str]:
@@ -210,20 +226,38 @@ def test_sam_roles_are_least_privilege(check: Any, expanded: dict[str, Any]) -> 
     assert check(expanded) == []
 
 
-def test_fraud_detector_reaches_shard_log_objects_only_under_its_prefix_and_only_on_that_backend(
+def _state_bucket_grants(grants: dict[str, set[str]]) -> dict[str, set[str]]:
+    return {r: a for r, a in grants.items() if "OperatorStateBucket" in r}
+
+
+def test_each_function_reaches_shard_log_objects_only_under_its_operators_prefix_and_only_on_that_backend(
     expanded: dict[str, Any],
 ) -> None:
-    on_shard_log = normalize.function_grants(expanded)["FraudDetectorFunction"]
-    objects = [r for r in on_shard_log if r.startswith("${OperatorStateBucket.Arn}/")]
-    assert objects == ["${OperatorStateBucket.Arn}/shardwise-state/fraud-detector/*"]
+    on_backend = {f"{contract.FUNCTIONS[fn]}Function": op for fn, op in contract.STATE_BACKEND_OPERATORS.items()}
+    assert on_backend["TimerDispatcherFunction"] == "session-tracker"
     for fn, grants in normalize.function_grants(expanded).items():
-        if fn != "FraudDetectorFunction":
-            assert not any("OperatorStateBucket" in r for r in grants), fn
+        if fn in on_backend:
+            prefix = contract.state_object_prefix(on_backend[fn])
+            assert _state_bucket_grants(grants) == {
+                f"{STATE_BUCKET}/{prefix}*": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+                STATE_BUCKET: {"s3:ListBucket"},
+            }, fn
+        else:
+            assert _state_bucket_grants(grants) == {}, fn
     on_dynamodb = {"StateBackend": "dynamodb"}
     assert check_expected(expanded, on_dynamodb) == []
-    assert not any(
-        "OperatorStateBucket" in r for r in normalize.function_grants(expanded, on_dynamodb)["FraudDetectorFunction"]
-    )
+    for fn, grants in normalize.function_grants(expanded, on_dynamodb).items():
+        assert _state_bucket_grants(grants) == {}, fn
+
+
+def test_session_tracker_registers_timers_in_the_timers_table_only_on_the_dynamodb_backend(
+    expanded: dict[str, Any],
+) -> None:
+    for backend, timers in (("shard_log", set()), ("dynamodb", {"dynamodb:PutItem", "dynamodb:DeleteItem"})):
+        grants = normalize.function_grants(expanded, {"StateBackend": backend})
+        assert grants["SessionTrackerFunction"].get("${TimersTable.Arn}", set()) == timers, backend
+        # daily-totals keeps its timers in the timers table on either backend.
+        assert grants["DailyTotalsFunction"]["${TimersTable.Arn}"] == {"dynamodb:PutItem", "dynamodb:DeleteItem"}
 
 
 def test_the_least_privilege_checks_catch_a_widened_role(expanded: dict[str, Any]) -> None:

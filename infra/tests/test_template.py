@@ -16,6 +16,11 @@ import normalize
 import samexpand
 
 
+def _logical_ids(functions: Any) -> set[str]:
+    """`AWS::Lambda::Function` logical ids of the named functions."""
+    return {f"{contract.FUNCTIONS[name]}Function" for name in functions}
+
+
 def test_expanded_template_lints_clean_with_cfn_lint(expanded: dict[str, Any], tmp_path: Path) -> None:
     assert samexpand.lint(expanded, tmp_path) == []
 
@@ -71,7 +76,7 @@ def test_expanded_functions_carry_runtime_architecture_and_the_environment_contr
         assert props["Architectures"] == ["arm64"], logical_id
         variables = props["Environment"]["Variables"]
         expected = dict(contract.ENVIRONMENT)
-        if logical_id == f"{contract.FUNCTIONS[contract.STATE_BACKEND_FUNCTION]}Function":
+        if logical_id in _logical_ids(contract.STATE_BACKEND_OPERATORS):
             expected.update(contract.STATE_BACKEND_ENVIRONMENT)
         assert {name: value.get("Ref") for name, value in variables.items()} == expected, logical_id
 
@@ -90,7 +95,7 @@ def test_stream_functions_consume_transactions_with_failure_handling(expanded: d
         assert props["MaximumRetryAttempts"] >= 0, function  # -1 (infinite) would stall a shard
         assert 60 <= props["MaximumRecordAgeInSeconds"] <= 604800, function
         parallelization = {"Ref": "ParallelizationFactor"}
-        if function == f"{contract.FUNCTIONS[contract.STATE_BACKEND_FUNCTION]}Function":
+        if function in _logical_ids(contract.SHARD_LOG_STREAM_FUNCTIONS):
             parallelization = {"Fn::If": ["UsesShardLog", 1, parallelization]}
         assert props["ParallelizationFactor"] == parallelization, function
         assert props["DestinationConfig"]["OnFailure"]["Destination"] == {
@@ -162,25 +167,42 @@ def test_raw_archive_is_tiered_and_expired_by_lifecycle(expanded: dict[str, Any]
     assert [t["StorageClass"] for t in raw[0]["Transitions"]] == ["STANDARD_IA", "GLACIER_IR"]
 
 
-def test_fraud_detector_alone_runs_on_the_state_backend_parameter_with_one_batch_per_shard(
+def test_fraud_detector_session_tracker_and_timer_dispatcher_alone_see_the_state_backend_parameter(
     sam_template: dict[str, Any], expanded: dict[str, Any],
 ) -> None:
     parameter = sam_template["Parameters"]["StateBackend"]
     assert parameter["Default"] == "shard_log"
     assert sorted(parameter["AllowedValues"]) == ["dynamodb", "shard_log"]
     assert expanded["Conditions"]["UsesShardLog"] == {"Fn::Equals": [{"Ref": "StateBackend"}, "shard_log"]}
-    # The backend's env only on fraud-detector (not in Globals: the others key by device or
-    # merchant, which is not the partition key).
+    # Not in Globals: daily-totals keys by merchant and product (not the partition key), and
+    # the other functions keep no keyed state.
     assert not set(contract.STATE_BACKEND_ENVIRONMENT) & set(sam_template["Globals"]["Function"]["Environment"]["Variables"])
-    for logical_id, resource in samexpand.resources_of_type(expanded, "AWS::Lambda::Function").items():
-        variables = resource["Properties"]["Environment"]["Variables"]
-        mine = logical_id == f"{contract.FUNCTIONS[contract.STATE_BACKEND_FUNCTION]}Function"
-        assert bool(set(contract.STATE_BACKEND_ENVIRONMENT) & set(variables)) == mine, logical_id
-    # ParallelizationFactor 1 exactly when on the shard log, the parameter otherwise.
-    mapping = expanded["Resources"]["FraudDetectorFunctionTransactions"]["Properties"]
-    for backend, factor in (("shard_log", 1), ("dynamodb", {"Ref": "ParallelizationFactor"})):
+    with_backend = {
+        logical_id
+        for logical_id, resource in samexpand.resources_of_type(expanded, "AWS::Lambda::Function").items()
+        if set(contract.STATE_BACKEND_ENVIRONMENT) & set(resource["Properties"]["Environment"]["Variables"])
+    }
+    assert with_backend == _logical_ids(["fraud-detector", "session-tracker", "timer-dispatcher"])
+    assert with_backend == _logical_ids(contract.STATE_BACKEND_OPERATORS)
+
+
+def test_stream_functions_on_the_shard_log_take_one_batch_per_shard_under_the_condition(
+    expanded: dict[str, Any],
+) -> None:
+    mappings = samexpand.resources_of_type(expanded, "AWS::Lambda::EventSourceMapping")
+    on_shard_log = _logical_ids(contract.SHARD_LOG_STREAM_FUNCTIONS)
+    assert on_shard_log == {"FraudDetectorFunction", "SessionTrackerFunction"}
+    for backend in ("shard_log", "dynamodb"):
         conditions = normalize.condition_values(expanded, {"StateBackend": backend})
-        assert normalize.resolve_conditions(mapping, conditions)["ParallelizationFactor"] == factor, backend
+        factors = {
+            m["Properties"]["FunctionName"]["Ref"]: normalize.resolve_conditions(m["Properties"], conditions)[
+                "ParallelizationFactor"]
+            for m in mappings.values()
+        }
+        for function, factor in factors.items():
+            # ParallelizationFactor 1 exactly on the shard log, the parameter otherwise.
+            one = backend == "shard_log" and function in on_shard_log
+            assert factor == (1 if one else {"Ref": "ParallelizationFactor"}), (backend, function)
 
 
 def test_operator_state_objects_never_expire(expanded: dict[str, Any]) -> None:

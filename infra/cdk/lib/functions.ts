@@ -48,23 +48,29 @@ export interface FunctionSpec {
   readonly environment?: (p: StackParameters, s: Storage) => Record<string, string>;
 }
 
+/**
+ * The shard log needs one batch per shard at a time: two concurrent batches of a shard would
+ * keep losing the checkpoint race to each other.
+ */
+const oneBatchPerShardOnTheShardLog = (p: StackParameters, c: StackConditions) =>
+  Token.asNumber(Fn.conditionIf(c.usesShardLog.logicalId, 1, p.parallelizationFactor.valueAsNumber));
+
+/** The state backend's variables (the `StateBackend` parameter and the operator-state bucket). */
+const stateBackend = (p: StackParameters, s: Storage) => ({
+  SHARDWISE_STATE_BACKEND: p.stateBackend.valueAsString,
+  SHARDWISE_STATE_BUCKET: s.operatorStateBucket.bucketName,
+});
+
 export const FUNCTION_SPECS: FunctionSpec[] = [
   {
     name: 'fraud-detector', prefix: 'FraudDetector', memorySize: 512,
     description: 'Per-account fraud rules and score; alerts exactly once to the alerts table and stream.',
     stream: {
       batchSize: 10000, maxBatchingWindowSeconds: 0, maxRetryAttempts: 10, maxRecordAgeSeconds: 21600,
-      // The shard log needs one batch per shard at a time: two concurrent batches of a shard
-      // would keep losing the checkpoint race to each other.
-      parallelizationFactor: (p, c) =>
-        Token.asNumber(Fn.conditionIf(c.usesShardLog.logicalId, 1, p.parallelizationFactor.valueAsNumber)),
+      parallelizationFactor: oneBatchPerShardOnTheShardLog,
     },
-    // Only fraud-detector: its state key (account id) is the partition key, as the shard-log
-    // backend requires; session-tracker and daily-totals key by device and merchant.
-    environment: (p, s) => ({
-      SHARDWISE_STATE_BACKEND: p.stateBackend.valueAsString,
-      SHARDWISE_STATE_BUCKET: s.operatorStateBucket.bucketName,
-    }),
+    // Its state key (account id) is the partition key, as the shard-log backend requires.
+    environment: stateBackend,
   },
   {
     name: 'daily-totals', prefix: 'DailyTotals', memorySize: 512,
@@ -74,7 +80,13 @@ export const FUNCTION_SPECS: FunctionSpec[] = [
   {
     name: 'session-tracker', prefix: 'SessionTracker',
     description: 'Device sessions with processing-time heartbeats and an inactivity timeout.',
-    stream: { batchSize: 10000, maxBatchingWindowSeconds: 1, maxRetryAttempts: 10, maxRecordAgeSeconds: 21600 },
+    stream: {
+      batchSize: 10000, maxBatchingWindowSeconds: 1, maxRetryAttempts: 10, maxRecordAgeSeconds: 21600,
+      parallelizationFactor: oneBatchPerShardOnTheShardLog,
+    },
+    // Its state key `<account>#<device>` begins with the partition key (the account) and `#`,
+    // so each key still lives in one shard, as the shard log requires.
+    environment: stateBackend,
   },
   {
     name: 'archiver', prefix: 'Archiver', memorySize: 512,
@@ -86,6 +98,9 @@ export const FUNCTION_SPECS: FunctionSpec[] = [
     name: 'timer-dispatcher', prefix: 'TimerDispatcher', timeoutSeconds: 70,
     description: 'Fires due timers exactly once (keeps firing inside the minute for sub-minute precision).',
     schedule: { eventName: 'EveryMinute', description: 'Fire due timers', expression: () => 'rate(1 minute)' },
+    // The backend of the operators it fires that can use it: session-tracker. daily-totals'
+    // keys are merchants, not partition keys, so it always uses the timers table.
+    environment: stateBackend,
   },
   {
     name: 'reconciler', prefix: 'Reconciler', memorySize: 2048, timeoutSeconds: 900,

@@ -28,8 +28,9 @@ const LOG_RETENTION_DAYS = [
 ];
 
 /**
- * The template's Conditions. `usesShardLog`: fraud-detector on the shard-log state backend
- * (its object grant and ParallelizationFactor 1 depend on it).
+ * The template's Conditions. `usesShardLog`: fraud-detector and session-tracker on the
+ * shard-log state backend (their object grants, the timer-dispatcher's on session-tracker's
+ * objects, ParallelizationFactor 1, and session-tracker's timers-table grant depend on it).
  */
 export interface StackConditions {
   readonly usesShardLog: CfnCondition;
@@ -60,7 +61,7 @@ export function declareParameters(stack: Stack): StackParameters {
       type: 'String',
       default: 'shard_log',
       allowedValues: ['dynamodb', 'shard_log'],
-      description: 'Where fraud-detector keeps its per-account state - shard_log (per shard in the warm function, one S3 object and one checkpoint write per batch; its ParallelizationFactor is then 1) or dynamodb (one conditional write per account per batch).',
+      description: 'Where fraud-detector and session-tracker keep their keyed state (their state keys are the account, the partition key, or begin with it) - shard_log (per shard in the warm function, one S3 object and one checkpoint write per batch; their ParallelizationFactor is then 1) or dynamodb (one conditional write per key per batch). daily-totals always uses dynamodb.',
     }),
     streamRetentionHours: num('StreamRetentionHours', 24,
       'Kinesis retention; bounds how far back a replay or backfill can re-read.', 24, 8760),

@@ -70,7 +70,7 @@ export const STATEMENTS: Record<string, (s: Storage) => iam.PolicyStatement[]> =
   'session-tracker': (s) => [
     ...consumeTransactions(s),
     keyedState(s),
-    allow('RegisterProcessingTimeTimers', ['dynamodb:PutItem', 'dynamodb:DeleteItem'], [s.timersTable.tableArn]),
+    // RegisterProcessingTimeTimers: conditional (dynamodb backend only), see CONDITIONAL_STATEMENTS.
     allow('WriteSessionSummaries', ['dynamodb:PutItem'], [s.outputsTable.tableArn]),
     allow('WriteLateEvents', ['dynamodb:PutItem'], [s.lateEventsTable.tableArn]),
     deadLetters(s),
@@ -113,33 +113,53 @@ export const STATEMENTS: Record<string, (s: Storage) => iam.PolicyStatement[]> =
   ],
 };
 
-/** Statements granted only while a template condition holds. */
+/** Statements granted only while a template condition holds (or, `unless`, while it does not). */
 export interface ConditionalStatements {
   readonly condition: CfnCondition;
   readonly statements: iam.PolicyStatement[];
+  /** Granted when the condition is false: `Fn::If [condition, NoValue, statement]`. */
+  readonly unless?: boolean;
 }
 
 /**
- * Where fraud-detector's shard-log objects live: shardwise::config::DEFAULT_STATE_PREFIX (the
- * function does not set SHARDWISE_STATE_PREFIX) + the operator's name (shard_log/backend.rs).
+ * Where an operator's shard-log objects live: shardwise::config::DEFAULT_STATE_PREFIX (no
+ * function sets SHARDWISE_STATE_PREFIX) + the operator's name + `/` (shard_log/backend.rs).
  */
-export const FRAUD_STATE_OBJECTS = 'shardwise-state/fraud-detector/*';
+export const stateObjects = (operator: string) => `shardwise-state/${operator}/*`;
 
-/** Function name -> statements that depend on a condition (after the unconditional ones). */
-export const CONDITIONAL_STATEMENTS: Record<string, (s: Storage, c: StackConditions) => ConditionalStatements[]> = {
-  'fraud-detector': (s, c) => [
-    // The shard-log backend: its checkpoint and registry items are in the state table
-    // (KeyedState); its objects are Get/Put/Deleted under the operator's prefix, never listed.
+/**
+ * The shard-log backend's grants for `operator`'s objects: checkpoint and registry items are in
+ * the state table (within the role's state-table grant); objects are Get/Put/Deleted under the
+ * operator's prefix, never listed.
+ */
+function shardLog(s: Storage, c: StackConditions, operator: string): ConditionalStatements[] {
+  return [
     { condition: c.usesShardLog, statements: [
       allow('ShardLogObjects', ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-        [s.operatorStateBucket.arnForObjects(FRAUD_STATE_OBJECTS)]),
+        [s.operatorStateBucket.arnForObjects(stateObjects(operator))]),
     ] },
     // ListBucket only so that S3 answers a GetObject of a missing (retired) object with 404
     // NoSuchKey, which the backend retries from the newer checkpoint, not 403 (fatal).
     { condition: c.usesShardLog, statements: [
       allow('ShardLogMissingObjects', ['s3:ListBucket'], [s.operatorStateBucket.bucketArn]),
     ] },
+  ];
+}
+
+/** Function name -> statements that depend on a condition (after the unconditional ones). */
+export const CONDITIONAL_STATEMENTS: Record<string, (s: Storage, c: StackConditions) => ConditionalStatements[]> = {
+  'fraud-detector': (s, c) => shardLog(s, c, 'fraud-detector'),
+  'session-tracker': (s, c) => [
+    // On the shard log a shard's timers live in its checkpoint and log objects: the timers
+    // table only on the dynamodb backend.
+    { condition: c.usesShardLog, unless: true, statements: [
+      allow('RegisterProcessingTimeTimers', ['dynamodb:PutItem', 'dynamodb:DeleteItem'], [s.timersTable.tableArn]),
+    ] },
+    ...shardLog(s, c, 'session-tracker'),
   ],
+  // Fires session-tracker's timers of idle shards through its shard log (restore, fire, one
+  // log object and the checkpoint); daily-totals' timers stay in the timers table.
+  'timer-dispatcher': (s, c) => shardLog(s, c, 'session-tracker'),
 };
 
 /**
@@ -154,8 +174,10 @@ export class ConditionalPolicyDocument extends iam.PolicyDocument {
 
   resolve(context: IResolveContext): any {
     const rendered = super.resolve(context);
-    const extra = this.conditional.flatMap(({ condition, statements }) =>
-      statements.map((st) => Fn.conditionIf(condition.logicalId, st.toStatementJson(), Aws.NO_VALUE)));
+    const extra = this.conditional.flatMap(({ condition, statements, unless }) =>
+      statements.map((st) => unless
+        ? Fn.conditionIf(condition.logicalId, Aws.NO_VALUE, st.toStatementJson())
+        : Fn.conditionIf(condition.logicalId, st.toStatementJson(), Aws.NO_VALUE)));
     return { ...rendered, Statement: [...rendered.Statement, ...extra] };
   }
 }

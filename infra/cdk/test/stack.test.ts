@@ -38,13 +38,29 @@ test('every function is an arm64 provided.al2023 bootstrap with JSON logs in its
   }
 });
 
-/** Only fraud-detector's state key (account id) is the partition key, as the shard log needs. */
+/**
+ * The state backend's variables: on the operators whose state key is the partition key or
+ * begins with it (fraud-detector: the account; session-tracker: `<account>#<device>`), and on
+ * the timer-dispatcher, which fires session-tracker's timers through its shard log.
+ */
 const STATE_BACKEND_ENVIRONMENT = ['SHARDWISE_STATE_BACKEND', 'SHARDWISE_STATE_BUCKET'];
+/** Function -> the operator whose shard-log objects its role reaches. */
+const SHARD_LOG_OPERATOR: Record<string, string> = {
+  'fraud-detector': 'fraud-detector',
+  'session-tracker': 'session-tracker',
+  'timer-dispatcher': 'session-tracker',
+};
+const SHARD_LOG_ROLES: Record<string, string> = {
+  FraudDetectorRole: 'fraud-detector',
+  SessionTrackerRole: 'session-tracker',
+  TimerDispatcherRole: 'session-tracker',
+};
+const onShardLog = (parallelizationFactor: unknown) => ({ 'Fn::If': ['UsesShardLog', 1, parallelizationFactor] });
 
 test('every function receives the whole environment contract', () => {
   for (const spec of FUNCTION_SPECS) {
     const variables = resources[`${spec.prefix}Function`].Properties.Environment.Variables;
-    const expected = spec.name === 'fraud-detector' ? [...ENVIRONMENT, ...STATE_BACKEND_ENVIRONMENT] : ENVIRONMENT;
+    const expected = spec.name in SHARD_LOG_OPERATOR ? [...ENVIRONMENT, ...STATE_BACKEND_ENVIRONMENT] : ENVIRONMENT;
     assert.deepEqual(Object.keys(variables).sort(), [...expected].sort(), spec.name);
   }
 });
@@ -60,45 +76,63 @@ test('the four stream functions consume transactions with partial-batch failure 
     ParallelizationFactor: parallelizationFactor,
     DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['EsmFailureBucket', 'Arn'] } } },
   });
-  template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', mapping({ Ref: 'ParallelizationFactor' }), 3);
+  template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', mapping({ Ref: 'ParallelizationFactor' }), 2);
   template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping',
-    mapping({ 'Fn::If': ['UsesShardLog', 1, { Ref: 'ParallelizationFactor' }] }), 1);
+    mapping(onShardLog({ Ref: 'ParallelizationFactor' })), 2);
   template.resourceCountIs('AWS::Lambda::EventSourceMapping', 4);
 });
 
-test('fraud-detector alone is wired for the shard-log state backend, its grant scoped to its prefix', () => {
+test('fraud-detector, session-tracker and the timer-dispatcher are wired for the shard log, each grant under its prefix', () => {
   template.hasParameter('StateBackend', { Type: 'String', Default: 'shard_log', AllowedValues: ['dynamodb', 'shard_log'] });
   template.hasCondition('UsesShardLog', { 'Fn::Equals': [{ Ref: 'StateBackend' }, 'shard_log'] });
-  const fraud = resources.FraudDetectorFunction.Properties.Environment.Variables;
-  assert.deepEqual(fraud.SHARDWISE_STATE_BACKEND, { Ref: 'StateBackend' });
-  assert.deepEqual(fraud.SHARDWISE_STATE_BUCKET, { Ref: 'OperatorStateBucket' });
-  assert.deepEqual(resources.FraudDetectorFunctionTransactions.Properties.ParallelizationFactor,
-    { 'Fn::If': ['UsesShardLog', 1, { Ref: 'ParallelizationFactor' }] });
+  for (const prefix of ['FraudDetector', 'SessionTracker', 'TimerDispatcher']) {
+    const variables = resources[`${prefix}Function`].Properties.Environment.Variables;
+    assert.deepEqual(variables.SHARDWISE_STATE_BACKEND, { Ref: 'StateBackend' }, prefix);
+    assert.deepEqual(variables.SHARDWISE_STATE_BUCKET, { Ref: 'OperatorStateBucket' }, prefix);
+  }
+  for (const prefix of ['FraudDetector', 'SessionTracker']) {
+    assert.deepEqual(resources[`${prefix}FunctionTransactions`].Properties.ParallelizationFactor,
+      onShardLog({ Ref: 'ParallelizationFactor' }), prefix);
+  }
 
-  // Every statement naming the state bucket: only in fraud-detector's role, each under the
-  // condition, objects only under shardwise-state/fraud-detector/.
+  // Every statement naming the state bucket: only in the three roles, each under the
+  // condition, objects only under shardwise-state/<its operator>/.
   const mentions = (value: unknown) => JSON.stringify(value).includes('OperatorStateBucket');
-  const conditional: any[] = [];
+  const conditional: Record<string, any[]> = {};
   for (const [id, resource] of Object.entries(resources)) {
     if (resource.Type !== 'AWS::IAM::Role') continue;
     for (const statement of resource.Properties.Policies[0].PolicyDocument.Statement) {
       if (!mentions(statement)) continue;
-      assert.equal(id, 'FraudDetectorRole');
+      assert.ok(id in SHARD_LOG_ROLES, `${id} reaches the state bucket`);
       assert.deepEqual(Object.keys(statement), ['Fn::If'], 'granted only under a condition');
       const [condition, granted, otherwise] = statement['Fn::If'];
       assert.equal(condition, 'UsesShardLog');
       assert.deepEqual(otherwise, { Ref: 'AWS::NoValue' });
-      conditional.push(granted);
+      (conditional[id] ??= []).push(granted);
     }
   }
-  const objects = conditional.find((s) => s.Sid === 'ShardLogObjects');
-  assert.deepEqual(objects.Action, ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']);
-  assert.deepEqual(objects.Resource, {
-    'Fn::Join': ['', [{ 'Fn::GetAtt': ['OperatorStateBucket', 'Arn'] }, '/shardwise-state/fraud-detector/*']],
-  });
-  const list = conditional.find((s) => s.Sid === 'ShardLogMissingObjects');
-  assert.deepEqual([list.Action, list.Resource], ['s3:ListBucket', { 'Fn::GetAtt': ['OperatorStateBucket', 'Arn'] }]);
-  assert.equal(conditional.length, 2);
+  assert.deepEqual(Object.keys(conditional).sort(), Object.keys(SHARD_LOG_ROLES).sort());
+  for (const [role, operator] of Object.entries(SHARD_LOG_ROLES)) {
+    const objects = conditional[role].find((s) => s.Sid === 'ShardLogObjects');
+    assert.deepEqual(objects.Action, ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], role);
+    assert.deepEqual(objects.Resource, {
+      'Fn::Join': ['', [{ 'Fn::GetAtt': ['OperatorStateBucket', 'Arn'] }, `/shardwise-state/${operator}/*`]],
+    }, role);
+    const list = conditional[role].find((s) => s.Sid === 'ShardLogMissingObjects');
+    assert.deepEqual([list.Action, list.Resource], ['s3:ListBucket', { 'Fn::GetAtt': ['OperatorStateBucket', 'Arn'] }], role);
+    assert.equal(conditional[role].length, 2, role);
+  }
+});
+
+test('session-tracker registers timers in the timers table only off the shard log', () => {
+  const statements = resources.SessionTrackerRole.Properties.Policies[0].PolicyDocument.Statement;
+  const timers = statements.filter((s: any) => JSON.stringify(s).includes('TimersTable'));
+  assert.equal(timers.length, 1);
+  const [condition, granted, otherwise] = timers[0]['Fn::If'];
+  assert.equal(condition, 'UsesShardLog');
+  assert.deepEqual(granted, { Ref: 'AWS::NoValue' });
+  assert.equal(otherwise.Sid, 'RegisterProcessingTimeTimers');
+  assert.deepEqual(otherwise.Action, ['dynamodb:PutItem', 'dynamodb:DeleteItem']);
 });
 
 test('operator state objects never expire', () => {
@@ -169,8 +203,10 @@ test('roles carry only inline policies: no managed policies, no wildcard actions
     if (resource.Type !== 'AWS::IAM::Role') continue;
     for (const policy of resource.Properties.Policies) {
       for (const statement of policy.PolicyDocument.Statement) {
-        // A conditional statement is checked as its granted branch.
-        const granted = statement['Fn::If'] ? statement['Fn::If'][1] : statement;
+        // A conditional statement is checked as its granted branch (the one that is not NoValue).
+        const granted = statement['Fn::If']
+          ? statement['Fn::If'].slice(1).find((b: any) => b?.Ref !== 'AWS::NoValue')
+          : statement;
         for (const action of [granted.Action].flat()) assert.ok(!action.includes('*'), `${id}: ${action}`);
         for (const r of [granted.Resource].flat()) assert.notEqual(r, '*', `${id}: Resource *`);
       }
