@@ -1,9 +1,11 @@
-//! `infra/template.yaml` as the emulator loads it (no function runs): fraud-detector alone is
-//! on the state backend the `StateBackend` parameter names, with the operator-state bucket
-//! the template creates, and its event source mapping takes one batch per shard on the
-//! shard log whatever `ParallelizationFactor` says. The framework's own parser reads the
-//! environment the emulator hands the function, so the object prefix the IAM grant names
-//! (`shardwise-state/fraud-detector/*`) is checked against what the backend will write.
+//! `infra/template.yaml` as the emulator loads it (no function runs): fraud-detector and
+//! session-tracker are on the state backend the `StateBackend` parameter names, with the
+//! operator-state bucket the template creates, and their event source mappings take one
+//! batch per shard on the shard log whatever `ParallelizationFactor` says; the
+//! timer-dispatcher sees the same backend (it fires session-tracker's timers of idle shards
+//! through its shard log); daily-totals and the rest stay on DynamoDB. The framework's own
+//! parser reads the environment the emulator hands each function, so the object prefix each
+//! role's IAM grant names is checked against what the backend will write.
 
 use std::collections::BTreeMap;
 
@@ -16,10 +18,36 @@ use crate::chaos::root;
 
 /// The bucket the template creates for operator state.
 const STATE_BUCKET_ID: &str = "OperatorStateBucket";
-/// The object prefix fraud-detector's role may read and write (infra/template.yaml).
-const GRANTED_PREFIX: &str = "shardwise-state/fraud-detector/";
-/// A parallelization factor other than the shard log's 1, to see which one the mapping got.
+/// session-tracker's operator name (`session_tracker::OPERATOR`; that crate is not a
+/// dependency of the tests crate, and the name is part of the IAM contract anyway).
+const SESSION_TRACKER_OPERATOR: &str = "session-tracker";
+/// A parallelization factor other than the shard log's 1, to see which one a mapping got.
 const OTHER_FACTOR: u32 = 4;
+
+/// The functions that see the state backend: binary -> (operator whose shard-log objects
+/// it reads and writes, the object prefix its role is granted in infra/template.yaml).
+fn on_the_backend() -> BTreeMap<&'static str, (&'static str, &'static str)> {
+    BTreeMap::from([
+        (
+            binaries::FRAUD_DETECTOR,
+            (
+                fraud_detector::OPERATOR_NAME,
+                "shardwise-state/fraud-detector/",
+            ),
+        ),
+        (
+            binaries::SESSION_TRACKER,
+            (SESSION_TRACKER_OPERATOR, "shardwise-state/session-tracker/"),
+        ),
+        (
+            binaries::TIMER_DISPATCHER,
+            (SESSION_TRACKER_OPERATOR, "shardwise-state/session-tracker/"),
+        ),
+    ])
+}
+
+/// The stream functions whose mapping takes one batch per shard on the shard log.
+const ONE_BATCH_PER_SHARD: [&str; 2] = [binaries::FRAUD_DETECTOR, binaries::SESSION_TRACKER];
 
 fn load(overrides: &[(&str, String)]) -> Template {
     let overrides: BTreeMap<String, String> = overrides
@@ -50,71 +78,81 @@ fn backend_of(function: &FunctionSpec) -> StateBackend {
         .state_backend
 }
 
-fn stream_functions(template: &Template) -> impl Iterator<Item = &FunctionSpec> {
-    template.functions.iter().filter(|f| !f.kinesis.is_empty())
+fn factors(function: &FunctionSpec) -> Vec<u32> {
+    function
+        .kinesis
+        .iter()
+        .map(|k| k.parallelization_factor)
+        .collect()
 }
 
-#[test]
-fn by_default_fraud_detector_alone_keeps_its_state_in_the_shard_log_one_batch_per_shard() {
-    let template = load(&[("ParallelizationFactor", OTHER_FACTOR.to_string())]);
-    let bucket = state_bucket(&template);
-    let mut saw_fraud_detector = false;
-    for function in stream_functions(&template) {
-        let factors: Vec<u32> = function
-            .kinesis
-            .iter()
-            .map(|k| k.parallelization_factor)
-            .collect();
-        if function.binary == binaries::FRAUD_DETECTOR {
-            saw_fraud_detector = true;
-            let StateBackend::ShardLog { bucket: b, prefix } = backend_of(function) else {
-                panic!(
-                    "fraud-detector is not on the shard log: {:?}",
-                    function.environment
+/// Checks every function's backend and stream mappings for one `StateBackend` value.
+fn check_wiring(template: &Template, shard_log: bool) {
+    let bucket = state_bucket(template);
+    let expected = on_the_backend();
+    let mut seen = Vec::new();
+    for function in &template.functions {
+        let binary = function.binary.as_str();
+        match expected.get(binary) {
+            Some(&(operator, granted)) => {
+                seen.push(binary);
+                let backend = backend_of(function);
+                if shard_log {
+                    let StateBackend::ShardLog { bucket: b, prefix } = backend else {
+                        panic!(
+                            "{binary} is not on the shard log: {:?}",
+                            function.environment
+                        );
+                    };
+                    assert_eq!(b, bucket, "{binary}");
+                    assert_eq!(
+                        format!("{prefix}{operator}/"),
+                        granted,
+                        "{binary}: the backend reaches {operator}'s objects where the role may"
+                    );
+                } else {
+                    assert_eq!(backend, StateBackend::DynamoDb, "{binary}");
+                    // The bucket is still named: switching back needs no other change.
+                    assert_eq!(function.environment.get(ENV_STATE_BUCKET), Some(&bucket));
+                }
+            }
+            None => {
+                assert_eq!(backend_of(function), StateBackend::DynamoDb, "{binary}");
+                assert!(
+                    !function.environment.contains_key(ENV_STATE_BACKEND)
+                        && !function.environment.contains_key(ENV_STATE_BUCKET),
+                    "{binary} must not see the state backend's variables"
                 );
-            };
-            assert_eq!(b, bucket);
-            assert_eq!(
-                format!("{prefix}{}/", fraud_detector::OPERATOR_NAME),
-                GRANTED_PREFIX,
-                "the backend writes where the role may"
-            );
-            assert_eq!(factors, [1], "one batch per shard on the shard log");
+            }
+        }
+        if function.kinesis.is_empty() {
+            continue;
+        }
+        if shard_log && ONE_BATCH_PER_SHARD.contains(&binary) {
+            assert_eq!(factors(function), [1], "{binary}: one batch per shard");
         } else {
             assert_eq!(
-                backend_of(function),
-                StateBackend::DynamoDb,
-                "{}",
-                function.binary
-            );
-            assert!(
-                !function.environment.contains_key(ENV_STATE_BACKEND)
-                    && !function.environment.contains_key(ENV_STATE_BUCKET),
-                "{} must not see the state backend's variables",
-                function.binary
-            );
-            assert_eq!(
-                factors,
+                factors(function),
                 [OTHER_FACTOR],
-                "{} keeps the parameter",
-                function.binary
+                "{binary} keeps the parameter"
             );
         }
     }
-    assert!(saw_fraud_detector);
+    seen.sort_unstable();
+    assert_eq!(seen, expected.keys().copied().collect::<Vec<_>>());
 }
 
 #[test]
-fn state_backend_dynamodb_puts_fraud_detector_back_on_per_key_items_and_the_parameters_factor() {
+fn by_default_fraud_detector_and_session_tracker_keep_state_in_the_shard_log_one_batch_per_shard() {
+    let template = load(&[("ParallelizationFactor", OTHER_FACTOR.to_string())]);
+    check_wiring(&template, true);
+}
+
+#[test]
+fn state_backend_dynamodb_puts_them_and_the_dispatcher_back_on_per_key_items_and_the_factor() {
     let template = load(&[
         ("StateBackend", "dynamodb".to_owned()),
         ("ParallelizationFactor", OTHER_FACTOR.to_string()),
     ]);
-    // The bucket stays: switching the parameter must never replace it.
-    state_bucket(&template);
-    let fraud = stream_functions(&template)
-        .find(|f| f.binary == binaries::FRAUD_DETECTOR)
-        .unwrap();
-    assert_eq!(backend_of(fraud), StateBackend::DynamoDb);
-    assert_eq!(fraud.kinesis[0].parallelization_factor, OTHER_FACTOR);
+    check_wiring(&template, false);
 }
