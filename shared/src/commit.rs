@@ -319,9 +319,15 @@ where
                 .decode(&record.data)
                 .and_then(|event| Ok((self.operator.key(&event, &record.meta)?, event)));
             match keyed {
-                Ok((key, _)) if partitioned && key != record.meta.partition_key.0 => {
+                Ok((key, _))
+                    if partitioned
+                        && !crate::shard_log::key_in_partition(
+                            &key,
+                            &record.meta.partition_key.0,
+                        ) =>
+                {
                     return Err(Error::Config(format!(
-                        "operator {} keys a record by {key:?}, not its partition key {:?}: the shard-log state backend keeps each key in one shard, so the state key must be the partition key",
+                        "operator {} keys a record by {key:?}, not by its partition key {:?}: the shard-log state backend keeps each key in one shard, so the state key must be the partition key or begin with it and '#'",
                         self.operator.name(),
                         record.meta.partition_key.0
                     )));

@@ -107,6 +107,19 @@ impl<S: StateStore> Dispatcher<S> {
         self.operators.iter().map(|o| o.name()).collect()
     }
 
+    /// Its configuration.
+    pub fn config(&self) -> &DispatcherConfig {
+        &self.config
+    }
+
+    /// The operator's watermark now, as a poll would use it (idle shards' effective
+    /// watermarks; the poll persists them). The shard-log backend asks which shards have
+    /// event-time timers due before restoring any.
+    pub async fn operator_watermark(&self, name: &str) -> Result<EventTime, Error> {
+        let marks = watermark::read(&*self.store, name).await?;
+        Ok(marks.operator_watermark(self.clock.now(), &self.config.watermark))
+    }
+
     /// Polls until `deadline − safety_margin`: immediately again after a poll that left a
     /// backlog, else after `poll_interval`.
     pub async fn run_until(&self, deadline: Instant) -> Result<DispatchReport, Error> {

@@ -85,7 +85,8 @@ pub struct DispatchReport {
 }
 
 impl DispatchReport {
-    pub(crate) fn absorb(&mut self, other: Self) {
+    /// Adds `other`'s counts and delays to this report.
+    pub fn absorb(&mut self, other: Self) {
         self.fired += other.fired;
         self.skipped += other.skipped;
         self.deferred += other.deferred;

@@ -32,8 +32,10 @@
 //!    crash between the checkpoint and the publication loses nothing.
 //!
 //! ## Requirements and limits
-//! - The state key must be the record's partition key (checked: anything else is a
-//!   configuration error), so each key lives in exactly one shard.
+//! - The state key must be the record's partition key, or begin with it and `#`
+//!   (session-tracker's `<account>#<device>`; checked: anything else is a configuration
+//!   error), so each key lives in exactly one shard: Kinesis maps a partition key to one
+//!   shard, and the key names its partition key.
 //! - ParallelizationFactor 1: two concurrent batches of one shard would keep losing the
 //!   checkpoint race to each other (correct, but slow).
 //! - Resharding: a shard without a checkpoint starts from its nearest committed
@@ -47,6 +49,7 @@
 
 pub mod backend;
 pub mod format;
+mod idle;
 mod memory;
 #[cfg(test)]
 mod tests;
@@ -58,8 +61,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::clock::Clock;
 use crate::deadletter::DeadLetter;
-use crate::error::{Error, RetryClass};
-use crate::ids::{EventTime, ShardId};
+use crate::error::Error;
+use crate::ids::ShardId;
 use crate::shards::ShardParents;
 use crate::store::{CommitResult, KeyCommit, OutputItem, StateStore, StoredState};
 use crate::timer_store::{TimerEntry, TimerLayout};
@@ -67,6 +70,7 @@ use timers::ShardTimers;
 
 pub use backend::{AwsShardLog, ShardLogBackend};
 pub use format::{Checkpoint, LogObject};
+pub use idle::{fire_due_shards, fire_idle_shards_until};
 pub use memory::MemoryShardLog;
 
 /// When a commit writes a full snapshot instead of a log object.
@@ -196,6 +200,8 @@ pub struct ShardLogStore<S, B> {
     shards: Mutex<HashMap<ShardId, ShardMem>>,
     active: Mutex<Option<ShardId>>,
     stats: Arc<ShardLogStats>,
+    /// The idle path's view of each shard's newest version ([`idle`]).
+    watched: Mutex<HashMap<ShardId, idle::Watched>>,
 }
 
 impl<S, B> std::fmt::Debug for ShardLogStore<S, B> {
@@ -227,6 +233,7 @@ impl<S: StateStore, B: ShardLogBackend> ShardLogStore<S, B> {
             shards: Mutex::new(HashMap::new()),
             active: Mutex::new(None),
             stats: Arc::new(ShardLogStats::default()),
+            watched: Mutex::new(HashMap::new()),
         }
     }
 
@@ -522,32 +529,6 @@ impl<S: StateStore, B: ShardLogBackend> ShardLogStore<S, B> {
             self.operator
         )
     }
-
-    /// Shards whose earliest timer is due at `now` (processing time) or `watermark`
-    /// (event time), by their checkpoints: what a scheduled dispatcher must fire because
-    /// no batch may come to fire it (idle shards, the end of a bounded input).
-    pub async fn due_shards(
-        &self,
-        now: EventTime,
-        watermark: EventTime,
-    ) -> Result<Vec<ShardId>, Error> {
-        let mut due = Vec::new();
-        for shard in self.backend.shards(&self.operator).await? {
-            let Some(checkpoint) = self.backend.read_checkpoint(&self.operator, &shard).await?
-            else {
-                continue;
-            };
-            if checkpoint.superseded {
-                continue;
-            }
-            if checkpoint.next_processing.is_some_and(|t| t <= now.0)
-                || checkpoint.next_event.is_some_and(|t| t <= watermark.0)
-            {
-                due.push(shard);
-            }
-        }
-        Ok(due)
-    }
 }
 
 impl<S: StateStore, B: ShardLogBackend> StateStore for ShardLogStore<S, B> {
@@ -690,35 +671,12 @@ impl<S: StateStore, B: ShardLogBackend> StateStore for ShardLogStore<S, B> {
     }
 }
 
-/// Fires the timers of `store`'s shards that are due but will not see a batch (idle
-/// shards, the end of a bounded input): per due shard, restore, poll `dispatcher` until
-/// no backlog, commit. A shard whose commit fails is left for the next call.
-pub async fn fire_due_shards<S: StateStore, B: ShardLogBackend>(
-    store: &ShardLogStore<S, B>,
-    dispatcher: &crate::Dispatcher<ShardLogStore<S, B>>,
-    watermark: EventTime,
-) -> Result<crate::DispatchReport, Error> {
-    let now = store.clock.now();
-    let mut total = crate::DispatchReport::default();
-    for shard in store.due_shards(now, watermark).await? {
-        store.begin_shard(&shard, ShardParents::default()).await?;
-        let fired = drain_timers(dispatcher).await;
-        let result = match fired {
-            Ok(report) => store.finish_shard(&shard).await.map(|()| report),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(report) => total.absorb(report),
-            Err(e) => {
-                store.abandon_shard(&shard).await;
-                if e.class() == RetryClass::Fatal {
-                    return Err(e);
-                }
-                tracing::warn!(shard = %shard, error = %e, "shard timers not fired; next poll retries");
-            }
-        }
-    }
-    Ok(total)
+/// Whether the state key `key` belongs to the records of `partition_key`: it is that key,
+/// or that key followed by `#` and a refinement (a device of the account). Any other key
+/// could be shared by records of several shards, whose in-memory copies would diverge.
+pub fn key_in_partition(key: &str, partition_key: &str) -> bool {
+    key.strip_prefix(partition_key)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('#'))
 }
 
 /// Polls `dispatcher` until a poll leaves no backlog (bounded, so a callback that keeps

@@ -470,6 +470,82 @@ async fn a_key_other_than_the_partition_key_is_a_configuration_error_that_commit
     assert_eq!(log.object_count(), 0);
 }
 
+#[tokio::test]
+async fn outputs_of_a_last_commit_whose_writer_died_before_publishing_are_republished_by_the_idle_path()
+ {
+    let clock = Arc::new(ManualClock::new(EventTime(0)));
+    let inner = Arc::new(MemoryStateStore::default());
+    let log = Arc::new(MemoryShardLog::default());
+    let (_, writer) = process(&inner, &log, &clock, SnapshotPolicy::default());
+    // The checkpoint is written but its answer is lost: the writer gives up before
+    // publishing, and no batch of this shard follows to adopt the version.
+    log.lose_checkpoint_answers(1);
+    let shard = shard_of("k1");
+    let event = batch(shard, &[(1, r#"{"k":"k1","n":60,"t":0}"#.to_owned())]);
+    assert!(writer.process(&event).await.is_err());
+    assert_eq!(log.checkpoint_writes(), 1);
+    assert!(inner.snapshot().outputs.is_empty());
+
+    // A scheduled dispatcher in another process: the first pass sees the version, the
+    // next one (the version stayed put) publishes its outputs, later ones leave it be.
+    let (store, _) = process(&inner, &log, &clock, SnapshotPolicy::default());
+    let dispatcher = Dispatcher::new(
+        Arc::clone(&store),
+        Arc::clone(&clock) as Arc<dyn Clock>,
+        DispatcherConfig::from_processing(&config()),
+    )
+    .register(Tally);
+    let reads = || {
+        store
+            .stats()
+            .objects_read
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    fire_due_shards(&store, &dispatcher, EventTime::MIN)
+        .await
+        .unwrap();
+    assert!(inner.snapshot().outputs.is_empty());
+    fire_due_shards(&store, &dispatcher, EventTime::MIN)
+        .await
+        .unwrap();
+    assert_eq!(
+        inner.snapshot().outputs.values().collect::<Vec<_>>(),
+        ["60"]
+    );
+    assert_eq!(reads(), 1);
+    fire_due_shards(&store, &dispatcher, EventTime::MIN)
+        .await
+        .unwrap();
+    assert_eq!(reads(), 1, "published once per version");
+    assert_eq!(log.checkpoint_writes(), 1, "re-publishing commits nothing");
+}
+
+#[tokio::test]
+async fn a_key_that_refines_the_partition_key_after_a_hash_commits_and_a_bare_prefix_does_not() {
+    let clock = Arc::new(ManualClock::new(EventTime(0)));
+    let inner = Arc::new(MemoryStateStore::default());
+    let log = Arc::new(MemoryShardLog::default());
+    let (_, processor) = process(&inner, &log, &clock, SnapshotPolicy::default());
+    // session-tracker's shape: state key `<account>#<device>`, partition key the account.
+    let record = r#"{"k":"acct-1#dev-9","n":1,"t":0}"#.to_owned();
+    let mut refined = batch(shard_of("acct-1#dev-9"), &[(1, record.clone())]);
+    refined.records[0].kinesis.partition_key = "acct-1".to_owned();
+    processor.process(&refined).await.unwrap();
+    assert_eq!(log.checkpoint_writes(), 1);
+
+    // `acct-` is a prefix of the key but not followed by `#`: records of account `acct-`
+    // and of `acct-1` could then share a key across shards.
+    let mut bare = batch(shard_of("acct-1#dev-9"), &[(2, record)]);
+    bare.records[0].kinesis.partition_key = "acct-".to_owned();
+    let err = processor.process(&bare).await.unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+    assert_eq!(
+        log.checkpoint_writes(),
+        1,
+        "the rejected batch commits nothing"
+    );
+}
+
 /// Batches of `records` on `shard`, sequence numbers from `first_seq`, event times from
 /// `first_t` (37 ms apart), keys `k0..k39` drawn by `rng`, each record on the shard
 /// `owner` names for its key.
