@@ -328,6 +328,7 @@ async fn drive(
     phases::settle(
         running,
         &ddb,
+        &s3,
         day,
         options.settle_timeout,
         settle_rule,

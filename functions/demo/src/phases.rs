@@ -79,6 +79,7 @@ const EVENT_TIMER_PK_MARK: &str = "#event#";
 pub async fn settle(
     running: &Running,
     ddb: &aws_sdk_dynamodb::Client,
+    s3: &aws_sdk_s3::Client,
     day: &str,
     timeout: Duration,
     rule: SettleRule,
@@ -110,8 +111,11 @@ pub async fn settle(
         };
         last = Some(current);
         let all_final = !expect_final || (!rows.is_empty() && finals == rows.len());
+        // Event timers are in the timers table, or with the shard-log state of their
+        // shard (its checkpoint names the earliest).
         let timers_fired = !rule.until_event_timers_fired
-            || pending_event_timers(ddb, &names.timers_table).await == Some(0);
+            || (pending_event_timers(ddb, &names.timers_table).await == Some(0)
+                && crate::state::pending_shard_log_event_timers(running, ddb, s3).await == Some(0));
         if stable_polls >= rule.stable_polls && all_final && timers_fired {
             progress.finish(&format!(
                 "settled: {alerts} alerts, {outputs} output items, {finals}/{} totals final",

@@ -1,6 +1,6 @@
 //! Where each stream function kept its keyed state, read back like any client would: the
 //! backend its environment selects (`SHARDWISE_STATE_BACKEND`, the template's
-//! `StateBackend` parameter for fraud-detector) and, on the shard log, the shards its
+//! `StateBackend` parameter for fraud-detector and session-tracker) and, on the shard log, the shards its
 //! registry lists and the batches their checkpoints committed. The summary shows it so a
 //! run says which backend produced its alerts, and fails when a shard-log function
 //! processed the day without committing a single checkpoint.
@@ -30,6 +30,9 @@ pub struct StateBackendSummary {
     /// Shard log: batches committed, over all shards (the checkpoints' versions).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commits: Option<u64>,
+    /// Shard log: shards whose checkpoint still has an event-time timer pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_event_timers: Option<u64>,
     /// Why the shard log could not be read, if it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -53,6 +56,7 @@ pub async fn state_backends(
                 backend: String::new(),
                 shards: None,
                 commits: None,
+                pending_event_timers: None,
                 error: Some(e.to_string()),
             },
             Ok(config) => match &config.state_backend {
@@ -60,6 +64,7 @@ pub async fn state_backends(
                     backend: config.state_backend.name().to_owned(),
                     shards: None,
                     commits: None,
+                    pending_event_timers: None,
                     error: None,
                 },
                 StateBackend::ShardLog { bucket, prefix } => {
@@ -84,6 +89,7 @@ async fn shard_log_summary(log: &AwsShardLog, operator: &str) -> StateBackendSum
         backend: SHARD_LOG.to_owned(),
         shards: None,
         commits: None,
+        pending_event_timers: None,
         error: None,
     };
     let shards: Vec<ShardId> = match log.shards(operator).await {
@@ -93,10 +99,13 @@ async fn shard_log_summary(log: &AwsShardLog, operator: &str) -> StateBackendSum
             return summary;
         }
     };
-    let mut commits = 0;
+    let (mut commits, mut pending) = (0, 0);
     for shard in &shards {
         match log.read_checkpoint(operator, shard).await {
-            Ok(Some(c)) => commits += c.version,
+            Ok(Some(c)) => {
+                commits += c.version;
+                pending += u64::from(c.next_event.is_some() && !c.superseded);
+            }
             Ok(None) => {}
             Err(e) => {
                 summary.error = Some(e.to_string());
@@ -106,5 +115,22 @@ async fn shard_log_summary(log: &AwsShardLog, operator: &str) -> StateBackendSum
     }
     summary.shards = Some(shards.len() as u64);
     summary.commits = Some(commits);
+    summary.pending_event_timers = Some(pending);
     summary
+}
+
+/// Shards of shard-log functions with an event-time timer still pending (their timers are
+/// not in the timers table); `None` if a shard log could not be read.
+pub async fn pending_shard_log_event_timers(
+    running: &Running,
+    ddb: &aws_sdk_dynamodb::Client,
+    s3: &aws_sdk_s3::Client,
+) -> Option<u64> {
+    let mut total = 0;
+    for summary in state_backends(running, ddb, s3).await.into_values() {
+        if summary.backend == SHARD_LOG {
+            total += summary.pending_event_timers?;
+        }
+    }
+    Some(total)
 }

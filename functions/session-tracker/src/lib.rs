@@ -21,6 +21,13 @@
 //! - A transaction at or below the watermark is late: its session may already be closed,
 //!   so it goes to the late-events side output rather than silently opening a second
 //!   session. Duplicate transactions (the same id re-sent) are skipped.
+//!
+//! ## State backend
+//! The key begins with the partition key and `#`, so each key lives in one shard and the
+//! template runs the tracker on the shard-log backend (`SHARDWISE_STATE_BACKEND`): a batch
+//! costs one S3 object and one checkpoint write instead of a transaction per device. Its
+//! timers then live with the shard's state: a busy shard fires them at the start of its
+//! batches, and the `timer-dispatcher` function fires those of idle shards.
 
 use std::collections::BTreeMap;
 

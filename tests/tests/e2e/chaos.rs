@@ -73,11 +73,16 @@ const MAX_BATCH: u32 = 50;
 const SESSION_GAP_SECONDS: i64 = 3 * 3600;
 /// The session tracker's (and dispatcher's) gap setting.
 pub(super) const SESSION_TIMEOUT_ENV: &str = "SESSION_TIMEOUT_SECONDS";
-/// Overrides fraud-detector's state backend (`dynamodb` or `shard_log`) for one run
-/// instead of the template's default, through the function environment.
+/// Overrides the state backend of fraud-detector and session-tracker (`dynamodb` or
+/// `shard_log`) for one run instead of the template's default, through the function
+/// environment.
 const STATE_BACKEND_OVERRIDE_ENV: &str = "SHARDWISE_CHAOS_STATE_BACKEND";
-/// The template's `StateBackend` default for fraud-detector.
+/// The template's `StateBackend` default.
 const DEFAULT_STATE_BACKEND: &str = "shard_log";
+/// The stream functions the template's `StateBackend` applies to (their state keys are
+/// the partition key or begin with it); the others are always on DynamoDB.
+pub(super) const STATE_BACKEND_FUNCTIONS: [&str; 2] =
+    [binaries::FRAUD_DETECTOR, binaries::SESSION_TRACKER];
 /// Regenerates the golden files from the oracle when set to `1`.
 pub(super) const BLESS_ENV: &str = "SHARDWISE_BLESS";
 /// Operators that decode the transactions (the archiver stores raw bytes as they are).
@@ -123,8 +128,8 @@ async fn the_whole_pipeline_under_chaos_produces_exactly_the_oracles_alerts_tota
     )]
     .into();
     if let Some(backend) = &backend_override {
-        // On every function: the others are on DynamoDB either way, and a shard-log
-        // override fails them loudly (their state key is not the partition key).
+        // On every function: daily-totals and the archiver ignore it (their keys are
+        // not partition keys), and the timer-dispatcher must agree with session-tracker.
         function_env.insert(ENV_STATE_BACKEND.to_owned(), backend.clone());
     }
     let options = DemoOptions {
@@ -208,29 +213,29 @@ async fn the_whole_pipeline_under_chaos_produces_exactly_the_oracles_alerts_tota
     );
     assert!(f.ddb_throttles > 0, "DynamoDB never throttled: {f:?}");
 
-    // fraud-detector's state went through the backend it was given.
+    // fraud-detector's and session-tracker's state went through the backend they were
+    // given, and on the shard log every shard checkpointed.
     let expected_backend = backend_override.as_deref().unwrap_or(DEFAULT_STATE_BACKEND);
+    let template = load_template(&options.template).unwrap();
+    let transactions = template
+        .streams
+        .iter()
+        .find(|s| s.logical_id == "TransactionsStream");
+    let shards = u64::from(transactions.unwrap().shard_count);
     for (function, s) in &summary.state_backends {
-        if function == binaries::FRAUD_DETECTOR {
-            assert_eq!(s.backend, expected_backend, "{s:?}");
-        } else {
+        if !STATE_BACKEND_FUNCTIONS.contains(&function.as_str()) {
             assert_eq!(s.backend, state::DYNAMODB, "{function}: {s:?}");
+            continue;
         }
-    }
-    let fraud = &summary.state_backends[binaries::FRAUD_DETECTOR];
-    if fraud.backend == state::SHARD_LOG {
-        let template = load_template(&options.template).unwrap();
-        let transactions = template
-            .streams
-            .iter()
-            .find(|s| s.logical_id == "TransactionsStream");
-        let shards = transactions.unwrap().shard_count;
-        assert_eq!(
-            fraud.shards,
-            Some(u64::from(shards)),
-            "every shard checkpointed"
-        );
-        assert!(fraud.commits > Some(0), "{fraud:?}");
+        assert_eq!(s.backend, expected_backend, "{function}: {s:?}");
+        if s.backend == state::SHARD_LOG {
+            assert_eq!(
+                s.shards,
+                Some(shards),
+                "{function}: every shard checkpointed"
+            );
+            assert!(s.commits > Some(0), "{function}: {s:?}");
+        }
     }
 
     // Alerts: exactly the oracle's, once each.

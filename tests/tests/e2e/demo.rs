@@ -85,22 +85,23 @@ async fn the_demo_streams_a_tiny_day_and_accounts_for_every_function_in_its_summ
         }
         None => assert!(!runs(binaries::FRAUD_DETECTOR)),
     }
-    // fraud-detector on the template's default state backend, the shard log, which
-    // committed batches; the other stream functions on DynamoDB.
+    // fraud-detector and session-tracker on the template's default state backend, the
+    // shard log, which committed batches; the other stream functions on DynamoDB.
     for (function, s) in &summary.state_backends {
-        let expected = if function == binaries::FRAUD_DETECTOR {
-            state::SHARD_LOG
-        } else {
-            state::DYNAMODB
-        };
-        assert_eq!(s.backend, expected, "{function}: {s:?}");
-    }
-    if let Some(fraud) = summary.state_backends.get(binaries::FRAUD_DETECTOR) {
+        if !super::chaos::STATE_BACKEND_FUNCTIONS.contains(&function.as_str()) {
+            assert_eq!(s.backend, state::DYNAMODB, "{function}: {s:?}");
+            continue;
+        }
+        assert_eq!(s.backend, state::SHARD_LOG, "{function}: {s:?}");
         assert!(
-            fraud.shards > Some(0) && fraud.commits > Some(0),
-            "{fraud:?}"
+            s.shards > Some(0) && s.commits > Some(0),
+            "{function}: {s:?}"
         );
-        assert!(summary.render().contains("fraud-detector shard_log ("));
+        assert!(
+            summary
+                .render()
+                .contains(&format!("{function} shard_log ("))
+        );
     }
     match &summary.totals {
         Some(t) => assert!(t.merchants > 0 && t.products > 0, "{t:?}"),
