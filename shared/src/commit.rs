@@ -57,7 +57,7 @@ use crate::retry::backoff;
 use crate::shards::{ExpiredShards, Lineage, ShardDirectory, resolve_lineage};
 use crate::sinks::{KinesisSink, SinkRecord};
 use crate::store::{CommitResult, FailingRecord, KeyCommit, OutputTable, StateStore, StoredState};
-use crate::timer_store::{apply_changes, plan_writes};
+use crate::timer_store::{TimerWrites, apply_changes, plan_writes};
 use crate::watermark::{self, Watermarks};
 
 /// What a processed batch reports.
@@ -640,7 +640,13 @@ where
                 .unwrap_or_default();
             let layout = &self.config.timer_layout;
             let after = apply_changes(layout, &before, &folded.timers, now);
-            let timers = plan_writes(layout, self.operator.name(), &key, &before, &after);
+            // A store that keeps timers with the state (the shard log) derives its index
+            // from the items: the timer items' writes would be formatted for nothing.
+            let timers = if self.store.fires_timers_in_process() {
+                TimerWrites::default()
+            } else {
+                plan_writes(layout, self.operator.name(), &key, &before, &after)
+            };
             let ttl = if after.is_empty() {
                 folded.lifetime.ttl_seconds()
             } else {

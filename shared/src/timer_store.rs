@@ -50,7 +50,7 @@ pub const DEFAULT_BUCKET_MS: i64 = 60_000;
 /// Default number of spread partitions per bucket.
 pub const DEFAULT_SPREAD: u32 = 16;
 /// The bucket component of event-time partitions.
-const EVENT_BUCKET: &str = "all";
+pub(crate) const EVENT_BUCKET: &str = "all";
 
 /// How timer items are partitioned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

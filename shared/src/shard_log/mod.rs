@@ -147,12 +147,12 @@ impl ShardMem {
         let old_timers = old.as_ref().map(|o| &o.timers);
         for (timer, bucket) in old_timers.into_iter().flatten() {
             if state.timers.get(timer) != Some(bucket) {
-                self.timers.remove(layout, operator, key, *timer, *bucket);
+                self.timers.remove(layout, key, *timer, *bucket);
             }
         }
         for (timer, bucket) in &state.timers {
             if old_timers.and_then(|t| t.get(timer)) != Some(bucket) {
-                self.timers.insert(layout, operator, key, *timer, *bucket);
+                self.timers.insert(layout, key, *timer, *bucket);
             }
         }
         self.items.insert(item_key, state);
@@ -163,7 +163,7 @@ impl ShardMem {
         let key = state_key(operator, item_key);
         if let Some(old) = self.items.remove(item_key) {
             for (timer, bucket) in &old.timers {
-                self.timers.remove(layout, operator, key, *timer, *bucket);
+                self.timers.remove(layout, key, *timer, *bucket);
             }
         }
     }
@@ -574,7 +574,7 @@ impl<S: StateStore, B: ShardLogBackend> StateStore for ShardLogStore<S, B> {
         }
         // The fired timer must still exist, as the transaction's condition demands.
         if let Some(fired) = &commit.timers.fired
-            && !mem.timers.contains(&fired.pk, &fired.sk)
+            && !mem.timers.contains(&self.operator, &fired.pk, &fired.sk)
         {
             return Ok(CommitResult::Conflict);
         }
@@ -604,7 +604,9 @@ impl<S: StateStore, B: ShardLogBackend> StateStore for ShardLogStore<S, B> {
         let Some(mem) = shards.get(&shard).filter(|m| !m.checkpoint.superseded) else {
             return Ok(Vec::new());
         };
-        Ok(mem.timers.query(partition, sk_before, limit))
+        Ok(mem
+            .timers
+            .query(&self.layout, &self.operator, partition, sk_before, limit))
     }
 
     async fn delete_timer_items(&self, entries: &[TimerEntry]) -> Result<(), Error> {

@@ -4,75 +4,123 @@
 //! A timers-table sort key is `<due, zero-padded>#<state key>`, so `(due, key)` orders a
 //! partition's entries exactly as the table does while comparing integers first. The
 //! index used to be keyed by the `(pk, sk)` strings, which share long prefixes: comparing
-//! them was 7% of R1's CPU on the Flink benchmark (perf).
+//! them was 7% of R1's CPU on the Flink benchmark (perf). Partitions are likewise keyed by
+//! what their key is made of (domain, bucket, spread), and an entry's item strings are only
+//! formatted when a query returns it: formatting them for every timer a commit changed was
+//! another 3% (R1's sliding windows change several timers per account and batch).
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::operator::{TimeDomain, Timer};
-use crate::timer_store::{TimerEntry, TimerLayout, clamp_due};
+use crate::timer_store::{EVENT_BUCKET, TimerEntry, TimerLayout, clamp_due};
 
-/// Entries of one partition by `(due, state key)`.
-type Partition = BTreeMap<(i64, String), TimerEntry>;
+/// What a timers-table partition key is made of: `<operator>#processing#<bucket>#<spread>`
+/// or `<operator>#event#all#<spread>` (`timer_store`), for one operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct PartitionId {
+    domain: TimeDomain,
+    /// The processing-time bucket (0 for event time).
+    bucket: i64,
+    spread: u32,
+}
+
+impl PartitionId {
+    fn of(layout: &TimerLayout, key: &str, timer: Timer, bucket: i64) -> Self {
+        Self {
+            domain: timer.domain,
+            bucket: match timer.domain {
+                TimeDomain::Processing => bucket,
+                TimeDomain::Event => 0,
+            },
+            spread: layout.spread_of(key),
+        }
+    }
+
+    /// Parses `operator`'s partition key `pk`; `None` for anything else.
+    fn parse(operator: &str, pk: &str) -> Option<Self> {
+        let mut parts = pk.rsplitn(4, '#');
+        let spread = parts.next()?.parse().ok()?;
+        let bucket = parts.next()?;
+        let domain = parts.next()?;
+        if parts.next()? != operator {
+            return None;
+        }
+        match domain {
+            "processing" => Some(Self {
+                domain: TimeDomain::Processing,
+                bucket: bucket.parse().ok()?,
+                spread,
+            }),
+            "event" if bucket == EVENT_BUCKET => Some(Self {
+                domain: TimeDomain::Event,
+                bucket: 0,
+                spread,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Entries of one partition by `(due, state key)`: the timer and the bucket it was
+/// registered in.
+type Partition = BTreeMap<(i64, String), (Timer, i64)>;
 
 /// The index of one operator's timers on one shard.
 #[derive(Debug, Default)]
 pub(super) struct ShardTimers {
-    partitions: HashMap<String, Partition>,
+    partitions: HashMap<PartitionId, Partition>,
 }
 
 impl ShardTimers {
     /// Indexes `key`'s `timer`, registered in `bucket`.
-    pub(super) fn insert(
-        &mut self,
-        layout: &TimerLayout,
-        operator: &str,
-        key: &str,
-        timer: Timer,
-        bucket: i64,
-    ) {
-        let entry = layout.entry(operator, key, timer, bucket);
+    pub(super) fn insert(&mut self, layout: &TimerLayout, key: &str, timer: Timer, bucket: i64) {
         self.partitions
-            .entry(entry.pk.clone())
+            .entry(PartitionId::of(layout, key, timer, bucket))
             .or_default()
-            .insert((clamp_due(timer.time.0), key.to_owned()), entry);
+            .insert((clamp_due(timer.time.0), key.to_owned()), (timer, bucket));
     }
 
     /// Drops `key`'s `timer` (registered in `bucket`) from the index.
-    pub(super) fn remove(
-        &mut self,
-        layout: &TimerLayout,
-        operator: &str,
-        key: &str,
-        timer: Timer,
-        bucket: i64,
-    ) {
-        let pk = layout.partition(operator, key, timer, bucket);
-        if let Some(partition) = self.partitions.get_mut(&pk) {
+    pub(super) fn remove(&mut self, layout: &TimerLayout, key: &str, timer: Timer, bucket: i64) {
+        let id = PartitionId::of(layout, key, timer, bucket);
+        if let Some(partition) = self.partitions.get_mut(&id) {
             partition.remove(&(clamp_due(timer.time.0), key.to_owned()));
             if partition.is_empty() {
-                self.partitions.remove(&pk);
+                self.partitions.remove(&id);
             }
         }
     }
 
-    /// Whether the item `(pk, sk)` is indexed.
-    pub(super) fn contains(&self, pk: &str, sk: &str) -> bool {
+    /// Whether `operator`'s item `(pk, sk)` is indexed.
+    pub(super) fn contains(&self, operator: &str, pk: &str, sk: &str) -> bool {
         let Some((due, key)) = sk.split_once('#') else {
             return false;
         };
-        let Ok(due) = due.parse::<i64>() else {
+        let (Ok(due), Some(id)) = (due.parse::<i64>(), PartitionId::parse(operator, pk)) else {
             return false;
         };
         self.partitions
-            .get(pk)
+            .get(&id)
             .is_some_and(|p| p.contains_key(&(due, key.to_owned())))
     }
 
-    /// What a `Query` of `partition` for sort keys below `sk_before` returns: up to
-    /// `limit` entries in sort-key order.
-    pub(super) fn query(&self, partition: &str, sk_before: &str, limit: usize) -> Vec<TimerEntry> {
-        let Some(entries) = self.partitions.get(partition) else {
+    /// What a `Query` of `operator`'s `partition` for sort keys below `sk_before` returns:
+    /// up to `limit` entries in sort-key order, as `layout` lays them out.
+    pub(super) fn query(
+        &self,
+        layout: &TimerLayout,
+        operator: &str,
+        partition: &str,
+        sk_before: &str,
+        limit: usize,
+    ) -> Vec<TimerEntry> {
+        let Some(entries) =
+            PartitionId::parse(operator, partition).and_then(|id| self.partitions.get(&id))
+        else {
             return Vec::new();
+        };
+        let entry = |((_, key), (timer, bucket)): (&(i64, String), &(Timer, i64))| {
+            layout.entry(operator, key, *timer, *bucket)
         };
         match sk_before.parse::<i64>() {
             // The dispatcher's bound is a bare due time (`timer_store::sk_before`): every
@@ -80,13 +128,13 @@ impl ShardTimers {
             Ok(bound) => entries
                 .range(..(bound, String::new()))
                 .take(limit)
-                .map(|(_, e)| e.clone())
+                .map(entry)
                 .collect(),
             Err(_) => entries
-                .values()
+                .iter()
+                .map(entry)
                 .filter(|e| e.sk.as_str() < sk_before)
                 .take(limit)
-                .cloned()
                 .collect(),
         }
     }
@@ -99,12 +147,12 @@ impl ShardTimers {
     /// The earliest timer of each domain (processing, event): each partition's first.
     pub(super) fn earliest(&self) -> (Option<i64>, Option<i64>) {
         let (mut processing, mut event) = (None::<i64>, None::<i64>);
-        for entry in self.partitions.values().filter_map(|p| p.values().next()) {
-            let slot = match entry.timer.domain {
+        for (timer, _) in self.partitions.values().filter_map(|p| p.values().next()) {
+            let slot = match timer.domain {
                 TimeDomain::Processing => &mut processing,
                 TimeDomain::Event => &mut event,
             };
-            *slot = Some(slot.map_or(entry.timer.time.0, |t| t.min(entry.timer.time.0)));
+            *slot = Some(slot.map_or(timer.time.0, |t| t.min(timer.time.0)));
         }
         (processing, event)
     }
@@ -128,7 +176,7 @@ mod tests {
         let layout = TimerLayout::default();
         let (mut index, mut table) = (ShardTimers::default(), TimerIndex::new());
         let mut add = |key: &str, t: Timer, bucket: i64| {
-            index.insert(&layout, "op", key, t, bucket);
+            index.insert(&layout, key, t, bucket);
             let e = layout.entry("op", key, t, bucket);
             table.insert((e.pk.clone(), e.sk.clone()), e);
         };
@@ -145,22 +193,26 @@ mod tests {
                 let bound = sk_before(EventTime(horizon));
                 for limit in [1, 2, 100] {
                     assert_eq!(
-                        index.query(pk, &bound, limit),
+                        index.query(&layout, "op", pk, &bound, limit),
                         query_index(&table, pk, &bound, limit),
                         "{pk} {horizon} {limit}"
                     );
                 }
             }
             assert_eq!(
-                index.query(pk, "0000~", 100),
+                index.query(&layout, "op", pk, "0000~", 100),
                 query_index(&table, pk, "0000~", 100)
             );
         }
         let (pk, sk) = table.keys().next().unwrap().clone();
-        assert!(index.contains(&pk, &sk));
+        assert!(index.contains("op", &pk, &sk));
         assert_eq!(index.earliest(), (Some(7), Some(7)));
-        index.remove(&layout, "op", "k5", timer(TimeDomain::Event, 7), 0);
+        index.remove(&layout, "k5", timer(TimeDomain::Event, 7), 0);
         assert_eq!(index.earliest(), (Some(7), Some(1_000)));
-        assert!(!index.contains("op#nowhere", &sk));
+        assert!(!index.contains("op", "op#nowhere", &sk));
+        assert!(
+            !index.contains("other", &pk, &sk),
+            "another operator's partition"
+        );
     }
 }
