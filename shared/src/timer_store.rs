@@ -50,7 +50,7 @@ pub const DEFAULT_BUCKET_MS: i64 = 60_000;
 /// Default number of spread partitions per bucket.
 pub const DEFAULT_SPREAD: u32 = 16;
 /// The bucket component of event-time partitions.
-pub(crate) const EVENT_BUCKET: &str = "all";
+const EVENT_BUCKET: &str = "all";
 
 /// How timer items are partitioned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +90,23 @@ impl TimerLayout {
     /// The partition key of an event-time spread partition.
     pub fn event_partition(&self, operator: &str, spread: u32) -> String {
         format!("{operator}#event#{EVENT_BUCKET}#{spread}")
+    }
+
+    /// What [`partition`](Self::partition) built `pk` from for `operator`: the domain, the
+    /// processing-time bucket (0 for event time) and the spread; `None` for any other key.
+    pub fn parse_partition(&self, operator: &str, pk: &str) -> Option<(TimeDomain, i64, u32)> {
+        let mut parts = pk.rsplitn(4, '#');
+        let spread = parts.next()?.parse().ok()?;
+        let bucket = parts.next()?;
+        let domain = parts.next()?;
+        if parts.next()? != operator {
+            return None;
+        }
+        match domain {
+            "processing" => Some((TimeDomain::Processing, bucket.parse().ok()?, spread)),
+            "event" if bucket == EVENT_BUCKET => Some((TimeDomain::Event, 0, spread)),
+            _ => None,
+        }
     }
 
     /// The bucket a timer registered now goes to (processing time: never before `now`,
@@ -305,6 +322,32 @@ mod tests {
             domain: TimeDomain::Processing,
             time: EventTime(t),
         }
+    }
+
+    #[test]
+    fn partition_keys_parse_back_into_what_built_them() {
+        let layout = TimerLayout::default();
+        let processing = Timer {
+            domain: TimeDomain::Processing,
+            time: EventTime(90_000),
+        };
+        let event = Timer {
+            domain: TimeDomain::Event,
+            time: EventTime(7),
+        };
+        let spread = layout.spread_of("k#1");
+        let pk = layout.partition("op#x", "k#1", processing, 60_000);
+        assert_eq!(
+            layout.parse_partition("op#x", &pk),
+            Some((TimeDomain::Processing, 60_000, spread))
+        );
+        let pk = layout.partition("op#x", "k#1", event, 0);
+        assert_eq!(
+            layout.parse_partition("op#x", &pk),
+            Some((TimeDomain::Event, 0, spread))
+        );
+        assert_eq!(layout.parse_partition("op", &pk), None, "another operator");
+        assert_eq!(layout.parse_partition("op#x", "op#x#event#7#1"), None);
     }
 
     #[test]

@@ -574,7 +574,9 @@ impl<S: StateStore, B: ShardLogBackend> StateStore for ShardLogStore<S, B> {
         }
         // The fired timer must still exist, as the transaction's condition demands.
         if let Some(fired) = &commit.timers.fired
-            && !mem.timers.contains(&self.operator, &fired.pk, &fired.sk)
+            && !mem
+                .timers
+                .contains(&self.layout, &self.operator, &fired.pk, &fired.sk)
         {
             return Ok(CommitResult::Conflict);
         }

@@ -233,6 +233,16 @@ async fn oracle(batches: &[KinesisEvent], clock: &Arc<ManualClock>) -> MemoryTab
     store.snapshot()
 }
 
+/// The scheduled dispatcher of `store`'s idle shards (what the timer-dispatcher runs).
+fn scheduled_dispatcher(store: &Arc<LogStore>, clock: &Arc<ManualClock>) -> Dispatcher<LogStore> {
+    Dispatcher::new(
+        Arc::clone(store),
+        Arc::clone(clock) as Arc<dyn Clock>,
+        DispatcherConfig::from_processing(&config()),
+    )
+    .register(Tally)
+}
+
 /// Ends the shard-log run like the oracle's: a fresh process (the scheduled dispatcher)
 /// fires every remaining timer of every shard.
 async fn finish(
@@ -245,12 +255,7 @@ async fn finish(
         .await
         .unwrap();
     let (store, _) = process(inner, log, clock, SnapshotPolicy::default());
-    let dispatcher = Dispatcher::new(
-        Arc::clone(&store),
-        Arc::clone(clock) as Arc<dyn Clock>,
-        DispatcherConfig::from_processing(&config()),
-    )
-    .register(Tally);
+    let dispatcher = scheduled_dispatcher(&store, clock);
     let report = fire_due_shards(&store, &dispatcher, EventTime::MAX)
         .await
         .unwrap();
@@ -489,12 +494,7 @@ async fn outputs_of_a_last_commit_whose_writer_died_before_publishing_are_republ
     // A scheduled dispatcher in another process: the first pass sees the version, the
     // next one (the version stayed put) publishes its outputs, later ones leave it be.
     let (store, _) = process(&inner, &log, &clock, SnapshotPolicy::default());
-    let dispatcher = Dispatcher::new(
-        Arc::clone(&store),
-        Arc::clone(&clock) as Arc<dyn Clock>,
-        DispatcherConfig::from_processing(&config()),
-    )
-    .register(Tally);
+    let dispatcher = scheduled_dispatcher(&store, &clock);
     let reads = || {
         store
             .stats()

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::operator::{TimeDomain, Timer};
-use crate::timer_store::{EVENT_BUCKET, TimerEntry, TimerLayout, clamp_due};
+use crate::timer_store::{TimerEntry, TimerLayout, clamp_due};
 
 /// What a timers-table partition key is made of: `<operator>#processing#<bucket>#<spread>`
 /// or `<operator>#event#all#<spread>` (`timer_store`), for one operator.
@@ -37,27 +37,13 @@ impl PartitionId {
     }
 
     /// Parses `operator`'s partition key `pk`; `None` for anything else.
-    fn parse(operator: &str, pk: &str) -> Option<Self> {
-        let mut parts = pk.rsplitn(4, '#');
-        let spread = parts.next()?.parse().ok()?;
-        let bucket = parts.next()?;
-        let domain = parts.next()?;
-        if parts.next()? != operator {
-            return None;
-        }
-        match domain {
-            "processing" => Some(Self {
-                domain: TimeDomain::Processing,
-                bucket: bucket.parse().ok()?,
-                spread,
-            }),
-            "event" if bucket == EVENT_BUCKET => Some(Self {
-                domain: TimeDomain::Event,
-                bucket: 0,
-                spread,
-            }),
-            _ => None,
-        }
+    fn parse(layout: &TimerLayout, operator: &str, pk: &str) -> Option<Self> {
+        let (domain, bucket, spread) = layout.parse_partition(operator, pk)?;
+        Some(Self {
+            domain,
+            bucket,
+            spread,
+        })
     }
 }
 
@@ -92,11 +78,18 @@ impl ShardTimers {
     }
 
     /// Whether `operator`'s item `(pk, sk)` is indexed.
-    pub(super) fn contains(&self, operator: &str, pk: &str, sk: &str) -> bool {
+    pub(super) fn contains(
+        &self,
+        layout: &TimerLayout,
+        operator: &str,
+        pk: &str,
+        sk: &str,
+    ) -> bool {
         let Some((due, key)) = sk.split_once('#') else {
             return false;
         };
-        let (Ok(due), Some(id)) = (due.parse::<i64>(), PartitionId::parse(operator, pk)) else {
+        let (Ok(due), Some(id)) = (due.parse::<i64>(), PartitionId::parse(layout, operator, pk))
+        else {
             return false;
         };
         self.partitions
@@ -115,7 +108,7 @@ impl ShardTimers {
         limit: usize,
     ) -> Vec<TimerEntry> {
         let Some(entries) =
-            PartitionId::parse(operator, partition).and_then(|id| self.partitions.get(&id))
+            PartitionId::parse(layout, operator, partition).and_then(|id| self.partitions.get(&id))
         else {
             return Vec::new();
         };
@@ -205,13 +198,13 @@ mod tests {
             );
         }
         let (pk, sk) = table.keys().next().unwrap().clone();
-        assert!(index.contains("op", &pk, &sk));
+        assert!(index.contains(&layout, "op", &pk, &sk));
         assert_eq!(index.earliest(), (Some(7), Some(7)));
         index.remove(&layout, "k5", timer(TimeDomain::Event, 7), 0);
         assert_eq!(index.earliest(), (Some(7), Some(1_000)));
-        assert!(!index.contains("op", "op#nowhere", &sk));
+        assert!(!index.contains(&layout, "op", "op#nowhere", &sk));
         assert!(
-            !index.contains("other", &pk, &sk),
+            !index.contains(&layout, "other", &pk, &sk),
             "another operator's partition"
         );
     }
