@@ -120,9 +120,10 @@ pub struct DayAcc {
     /// Transaction sample (day keys).
     #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<Reservoir>,
-    /// Totals per merchant and currency (merchant bucket keys, `merchant_buckets` > 0).
+    /// Totals per merchant or product and currency (bucket keys: `merchant_buckets` or
+    /// `product_buckets` > 0).
     #[serde(rename = "m", default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub by_merchant: BTreeMap<String, BTreeMap<String, Total>>,
+    pub by_id: BTreeMap<String, BTreeMap<String, Total>>,
 }
 
 /// The daily aggregate of one dimension.
@@ -134,8 +135,8 @@ pub struct DayAggregate {
     pub hll_precision: u8,
     /// Whether merchant keys keep the distinct-accounts sketch at all.
     pub account_sketch: AccountSketch,
-    /// Merchant keys are buckets of merchants: totals go per merchant.
-    pub merchant_buckets: bool,
+    /// The dimension's keys are buckets (of merchants or products): totals go per id.
+    pub bucketed: bool,
     /// Size of the daily sample.
     pub sample_size: usize,
 }
@@ -147,8 +148,12 @@ impl Aggregate for DayAggregate {
 
     fn add(&self, acc: &mut DayAcc, t: &Txn) {
         match self.dimension {
-            Dimension::Merchant if self.merchant_buckets => {
-                let totals = acc.by_merchant.entry(t.merchant_id.clone()).or_default();
+            Dimension::Merchant | Dimension::Product if self.bucketed => {
+                let id = match self.dimension {
+                    Dimension::Product => &t.product_id,
+                    _ => &t.merchant_id,
+                };
+                let totals = acc.by_id.entry(id.clone()).or_default();
                 let total = totals.entry(t.currency.clone()).or_default();
                 total.revenue_minor += t.amount_minor;
                 total.count += 1;
@@ -179,8 +184,8 @@ impl Aggregate for DayAggregate {
             total.revenue_minor += t.revenue_minor;
             total.count += t.count;
         }
-        for (merchant, totals) in other.by_merchant {
-            let mine = acc.by_merchant.entry(merchant).or_default();
+        for (id, totals) in other.by_id {
+            let mine = acc.by_id.entry(id).or_default();
             for (currency, t) in totals {
                 let total = mine.entry(currency).or_default();
                 total.revenue_minor += t.revenue_minor;

@@ -4,12 +4,17 @@
 //!   update it (the template's Globals; 300 s when unset).
 //! - `DAILY_TOTALS_DIMENSIONS` — which processors run (`merchant,product,day`, the
 //!   default).
-//! - `DAILY_TOTALS_DEDUPE` — `recent_ids` (the default: a transaction re-sent by the
-//!   producer is counted once, [`crate::dedupe`]) or `off` (every record counts).
+//! - `DAILY_TOTALS_DEDUPE` — how a transaction re-sent by the producer is counted once:
+//!   `account` (the default with `SHARDWISE_STATE_BACKEND=shard_log`: the first-seen gate
+//!   remembers ids per account on the shard log, [`crate::gate`]), `recent_ids` (the
+//!   default otherwise: per merchant and product key, [`crate::dedupe`]), or `off` (every
+//!   record counts).
 //! - `DAILY_TOTALS_DISTINCT_ACCOUNTS` — `hll` (the default: a HyperLogLog of accounts
 //!   per merchant and day, and its `distinct#…` output) or `off`.
 //! - `DAILY_TOTALS_MERCHANT_BUCKETS` — 0 (the default: one state key per merchant) or N:
 //!   merchants hashed into N state keys ([`DailyTotalsConfig::merchant_buckets`]).
+//! - `DAILY_TOTALS_PRODUCT_BUCKETS` — the same for products (the template: 16 on the
+//!   shard-log backend). Buckets need dedupe `account` or `off`.
 //!
 //! ## Why the last two can be switched off
 //! Both live in the merchant key's state item, which the framework rewrites whole with
@@ -54,36 +59,45 @@ pub const ENV_DISTINCT_ACCOUNTS: &str = "DAILY_TOTALS_DISTINCT_ACCOUNTS";
 /// Env var: merchant keys are hashed into this many buckets, one state item each
 /// (unset or 0: one key per merchant, the default). See [`DailyTotalsConfig::merchant_buckets`].
 pub const ENV_MERCHANT_BUCKETS: &str = "DAILY_TOTALS_MERCHANT_BUCKETS";
-/// Most merchant buckets.
-pub const MAX_MERCHANT_BUCKETS: u32 = 4096;
+/// Env var: product keys are hashed into this many buckets (as merchant buckets).
+pub const ENV_PRODUCT_BUCKETS: &str = "DAILY_TOTALS_PRODUCT_BUCKETS";
+/// Most buckets of a dimension.
+pub const MAX_BUCKETS: u32 = 4096;
 /// The value that switches an optional feature off.
 const OFF: &str = "off";
 
-/// How the merchant and product keys treat a transaction id they have seen recently.
+/// How daily-totals treats a transaction the producer re-sent (same id, new record).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Dedupe {
-    /// Count a re-sent id once ([`crate::dedupe::RecentIds`] in the key's state).
+    /// Count a re-sent id once, remembering ids per merchant and product key
+    /// ([`crate::dedupe::RecentIds`] in the key's state). The default on the DynamoDB
+    /// backend.
     #[default]
     RecentIds,
+    /// Count a re-sent id once, remembering ids per account in the first-seen gate on the
+    /// shard log ([`crate::gate`]), before any key sees the record. The default when
+    /// `SHARDWISE_STATE_BACKEND=shard_log`; needs that backend's bucket.
+    Account,
     /// Count every record: nothing is remembered.
     Off,
 }
 
 impl Dedupe {
-    /// The env value (`recent_ids`, `off`).
+    /// The env value (`recent_ids`, `account`, `off`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::RecentIds => "recent_ids",
+            Self::Account => "account",
             Self::Off => OFF,
         }
     }
 
     /// Parses an env value (surrounding spaces ignored).
     pub fn parse(text: &str) -> Result<Self, String> {
-        [Self::RecentIds, Self::Off]
+        [Self::RecentIds, Self::Account, Self::Off]
             .into_iter()
             .find(|d| d.as_str() == text.trim())
-            .ok_or_else(|| format!("{text:?} is neither \"recent_ids\" nor \"off\""))
+            .ok_or_else(|| format!("{text:?} is none of \"recent_ids\", \"account\", \"off\""))
     }
 }
 
@@ -138,6 +152,11 @@ pub struct DailyTotalsConfig {
     /// a bucket ~1 WCU per KB of many merchants' totals. Needs distinct accounts off (a
     /// sketch per bucket would mix merchants).
     pub merchant_buckets: u32,
+    /// 0: one state key per product. N > 0: product keys are `product#bucket~<k>`, as
+    /// merchant buckets. Products outnumber merchants (in the generator ~10 to 1), so a
+    /// batch's product keys were ~70 % of daily-totals' writes (0.27 UpdateItem per event
+    /// in the pipeline benchmark).
+    pub product_buckets: u32,
 }
 
 impl Default for DailyTotalsConfig {
@@ -150,6 +169,7 @@ impl Default for DailyTotalsConfig {
             dedupe: Dedupe::default(),
             account_sketch: AccountSketch::default(),
             merchant_buckets: 0,
+            product_buckets: 0,
         }
     }
 }
@@ -177,6 +197,11 @@ impl DailyTotalsConfig {
             config.dimensions = DimensionSet::parse(&text)
                 .map_err(|why| Error::Config(format!("{ENV_DIMENSIONS}: {why}")))?;
         }
+        // The shard log hosts the first-seen gate: it is the default there.
+        let backend = value(shardwise::config::ENV_STATE_BACKEND);
+        if backend.as_deref().map(str::trim) == Some(shardwise::config::STATE_BACKEND_SHARD_LOG) {
+            config.dedupe = Dedupe::Account;
+        }
         if let Some(text) = value(ENV_DEDUPE) {
             config.dedupe = Dedupe::parse(&text)
                 .map_err(|why| Error::Config(format!("{ENV_DEDUPE}: {why}")))?;
@@ -185,17 +210,27 @@ impl DailyTotalsConfig {
             config.account_sketch = AccountSketch::parse(&text)
                 .map_err(|why| Error::Config(format!("{ENV_DISTINCT_ACCOUNTS}: {why}")))?;
         }
-        if let Some(text) = value(ENV_MERCHANT_BUCKETS) {
-            config.merchant_buckets = text
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| *n <= MAX_MERCHANT_BUCKETS)
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "{ENV_MERCHANT_BUCKETS} must be a whole number 0..={MAX_MERCHANT_BUCKETS}, not {text:?}"
-                    ))
-                })?;
+        let buckets = |name: &str| -> Result<u32, Error> {
+            value(name).map_or(Ok(0), |text| {
+                text.trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= MAX_BUCKETS)
+                    .ok_or_else(|| {
+                        Error::Config(format!(
+                            "{name} must be a whole number 0..={MAX_BUCKETS}, not {text:?}"
+                        ))
+                    })
+            })
+        };
+        config.merchant_buckets = buckets(ENV_MERCHANT_BUCKETS)?;
+        config.product_buckets = buckets(ENV_PRODUCT_BUCKETS)?;
+        if (config.merchant_buckets > 0 || config.product_buckets > 0)
+            && config.dedupe == Dedupe::RecentIds
+        {
+            return Err(Error::Config(format!(
+                "buckets need {ENV_DEDUPE}=account (the first-seen gate) or off: a bucket key's recent-ids list would overflow its cap within seconds and miss re-sends"
+            )));
         }
         if config.merchant_buckets > 0 && config.account_sketch != AccountSketch::Off {
             return Err(Error::Config(format!(
@@ -203,6 +238,15 @@ impl DailyTotalsConfig {
             )));
         }
         Ok(config)
+    }
+
+    /// The bucket count of `dimension`'s keys (0: one key per id).
+    pub fn buckets(&self, dimension: crate::aggregate::Dimension) -> u32 {
+        match dimension {
+            crate::aggregate::Dimension::Merchant => self.merchant_buckets,
+            crate::aggregate::Dimension::Product => self.product_buckets,
+            crate::aggregate::Dimension::Day => 0,
+        }
     }
 
     /// Reads the process environment.
@@ -258,11 +302,27 @@ mod tests {
         for (text, expected) in [
             ("recent_ids", Dedupe::RecentIds),
             (" off ", Dedupe::Off),
+            ("account", Dedupe::Account),
             ("", Dedupe::RecentIds),
         ] {
             let config = DailyTotalsConfig::from_lookup(only(ENV_DEDUPE, text)).unwrap();
             assert_eq!(config.dedupe, expected, "{text:?}");
         }
+    }
+
+    #[test]
+    fn on_the_shard_log_dedupe_defaults_to_the_first_seen_gate() {
+        let backend = shardwise::config::ENV_STATE_BACKEND;
+        let gate = DailyTotalsConfig::from_lookup(only(backend, "shard_log")).unwrap();
+        assert_eq!(gate.dedupe, Dedupe::Account);
+        let dynamo = DailyTotalsConfig::from_lookup(only(backend, "dynamodb")).unwrap();
+        assert_eq!(dynamo.dedupe, Dedupe::RecentIds);
+        let chosen = DailyTotalsConfig::from_lookup(vars(&[
+            (shardwise::config::ENV_STATE_BACKEND, "shard_log"),
+            (ENV_DEDUPE, "off"),
+        ]))
+        .unwrap();
+        assert_eq!(chosen.dedupe, Dedupe::Off, "an explicit value wins");
     }
 
     #[test]
@@ -294,23 +354,68 @@ mod tests {
         }
     }
 
+    /// A lookup of `vars`.
+    fn vars(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name: &str| {
+            vars.iter()
+                .find(|(var, _)| *var == name)
+                .map(|(_, value)| (*value).to_owned())
+        }
+    }
+
     #[test]
     fn merchant_buckets_need_distinct_accounts_off_and_a_bounded_count() {
         assert_eq!(DailyTotalsConfig::default().merchant_buckets, 0);
-        let both = |buckets: &'static str, distinct: &'static str| {
-            move |name: &str| match name {
-                ENV_MERCHANT_BUCKETS => Some(buckets.to_owned()),
-                ENV_DISTINCT_ACCOUNTS => Some(distinct.to_owned()),
-                _ => None,
-            }
-        };
-        let config = DailyTotalsConfig::from_lookup(both("64", "off")).unwrap();
+        let config = DailyTotalsConfig::from_lookup(vars(&[
+            (ENV_MERCHANT_BUCKETS, "64"),
+            (ENV_DISTINCT_ACCOUNTS, "off"),
+            (ENV_DEDUPE, "off"),
+        ]))
+        .unwrap();
         assert_eq!(config.merchant_buckets, 64);
         for (buckets, distinct) in [("64", "hll"), ("-1", "off"), ("4097", "off"), ("x", "off")] {
-            match DailyTotalsConfig::from_lookup(both(buckets, distinct)) {
+            let lookup = move |name: &str| match name {
+                ENV_MERCHANT_BUCKETS => Some(buckets.to_owned()),
+                ENV_DISTINCT_ACCOUNTS => Some(distinct.to_owned()),
+                ENV_DEDUPE => Some("off".to_owned()),
+                _ => None,
+            };
+            match DailyTotalsConfig::from_lookup(lookup) {
                 Err(Error::Config(why)) => assert!(why.contains(ENV_MERCHANT_BUCKETS), "{why}"),
                 other => panic!("{buckets} {distinct}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn product_buckets_are_read_and_buckets_refuse_per_key_recent_ids() {
+        let on_shard_log = DailyTotalsConfig::from_lookup(vars(&[
+            (ENV_PRODUCT_BUCKETS, "16"),
+            (shardwise::config::ENV_STATE_BACKEND, "shard_log"),
+        ]))
+        .unwrap();
+        assert_eq!(on_shard_log.product_buckets, 16);
+        assert_eq!(
+            on_shard_log.buckets(crate::aggregate::Dimension::Product),
+            16
+        );
+        assert_eq!(
+            on_shard_log.buckets(crate::aggregate::Dimension::Merchant),
+            0
+        );
+        assert_eq!(on_shard_log.dedupe, Dedupe::Account);
+        for lookup in [
+            vars(&[(ENV_PRODUCT_BUCKETS, "16")]),
+            vars(&[(ENV_PRODUCT_BUCKETS, "16"), (ENV_DEDUPE, "recent_ids")]),
+        ] {
+            match DailyTotalsConfig::from_lookup(lookup) {
+                Err(Error::Config(why)) => assert!(why.contains(ENV_DEDUPE), "{why}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        match DailyTotalsConfig::from_lookup(only(ENV_PRODUCT_BUCKETS, "4097")) {
+            Err(Error::Config(why)) => assert!(why.contains(ENV_PRODUCT_BUCKETS), "{why}"),
+            other => panic!("{other:?}"),
         }
     }
 }

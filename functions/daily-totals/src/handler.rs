@@ -15,16 +15,20 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::{LambdaEvent, service_fn};
 use shardwise::{
-    BatchReport, Clock, Error, ProcessingConfig, Processor, ShardDirectory, StateStore,
+    BatchReport, Clock, Error, ProcessingConfig, Processor, RetryClass, SequenceNumber,
+    ShardDirectory, StateStore,
 };
 
+use crate::gate::FirstSeenGate;
 use crate::operator::{DailyTotals, DailyTotalsConfig};
 use crate::txn::TxnCodec;
 
-/// The processors of daily-totals, one per configured dimension.
+/// The processors of daily-totals, one per configured dimension, behind the first-seen
+/// gate when there is one (its store is `G`).
 #[derive(Debug)]
-pub struct DailyTotalsHandler<S> {
+pub struct DailyTotalsHandler<S, G = S> {
     processors: Vec<Processor<DailyTotals, S, TxnCodec>>,
+    gate: Option<FirstSeenGate<G>>,
 }
 
 impl<S: StateStore> DailyTotalsHandler<S> {
@@ -48,7 +52,21 @@ impl<S: StateStore> DailyTotalsHandler<S> {
                 )
             })
             .collect();
-        Self { processors }
+        Self {
+            processors,
+            gate: None,
+        }
+    }
+}
+
+impl<S: StateStore, G: StateStore> DailyTotalsHandler<S, G> {
+    /// Drops re-sent transactions with `gate` before the processors see a batch
+    /// ([`crate::gate`]; the processors' config should then say [`crate::Dedupe::Account`]).
+    pub fn with_gate<H: StateStore>(self, gate: FirstSeenGate<H>) -> DailyTotalsHandler<S, H> {
+        DailyTotalsHandler {
+            processors: self.processors,
+            gate: Some(gate),
+        }
     }
 
     /// Gives every processor the source stream's shard directory, as
@@ -64,7 +82,8 @@ impl<S: StateStore> DailyTotalsHandler<S> {
             .into_iter()
             .map(|p| p.with_shard_directory(Arc::clone(&shards)))
             .collect();
-        Self { processors }
+        let gate = self.gate.map(|g| g.with_shard_directory(shards));
+        Self { processors, gate }
     }
 
     /// Processes one batch with every processor; the report's first failure is the
@@ -73,6 +92,28 @@ impl<S: StateStore> DailyTotalsHandler<S> {
         if self.processors.is_empty() {
             return Err(Error::Config("daily-totals needs a dimension".into()));
         }
+        let admitted;
+        let event = match &self.gate {
+            None => event,
+            Some(gate) => match gate.admit(event).await {
+                Ok(a) => {
+                    if a.resends > 0 {
+                        tracing::info!(resends = a.resends, "re-sent transactions dropped");
+                    }
+                    admitted = a.event;
+                    admitted.as_ref().unwrap_or(event)
+                }
+                Err(e) if e.class() == RetryClass::Fatal => return Err(e),
+                // Nothing was decided durably: the whole batch comes again.
+                Err(e) => {
+                    tracing::warn!(error = %e, "first-seen gate failed; batch will be re-delivered");
+                    return Ok(BatchReport {
+                        first_failure: first_sequence(event),
+                        metrics: shardwise::metrics::BatchMetrics::default(),
+                    });
+                }
+            },
+        };
         let reports = futures::future::join_all(self.processors.iter().map(|p| p.process(event)))
             .await
             .into_iter()
@@ -87,9 +128,17 @@ impl<S: StateStore> DailyTotalsHandler<S> {
     }
 }
 
+/// The sequence number of `event`'s first record.
+fn first_sequence(event: &KinesisEvent) -> Option<SequenceNumber> {
+    event
+        .records
+        .first()
+        .and_then(|r| SequenceNumber::parse(&r.kinesis.sequence_number).ok())
+}
+
 /// Runs daily-totals as a Kinesis-triggered Lambda function.
-pub async fn run<S: StateStore + 'static>(
-    handler: DailyTotalsHandler<S>,
+pub async fn run<S: StateStore, G: StateStore>(
+    handler: DailyTotalsHandler<S, G>,
     clock: Arc<dyn Clock>,
 ) -> Result<(), lambda_runtime::Error> {
     let handler = Arc::new(handler);

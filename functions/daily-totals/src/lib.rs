@@ -59,6 +59,7 @@
 pub mod aggregate;
 pub mod config;
 pub mod dedupe;
+pub mod gate;
 pub mod handler;
 pub mod operator;
 pub mod output;
@@ -66,6 +67,7 @@ pub mod txn;
 
 pub use aggregate::{Dimension, DimensionSet};
 pub use config::{AccountSketch, DailyTotalsConfig, Dedupe};
+pub use gate::{FirstSeenGate, GATE_OPERATOR};
 pub use handler::{DailyTotalsHandler, run};
 pub use operator::{DailyTotals, TotalsState};
 pub use output::{DailyOutput, OPERATOR_NAME};

@@ -27,12 +27,12 @@ use crate::output::{
 };
 use crate::txn::{Txn, day_of};
 
-/// Id prefix of a merchant bucket key (`merchant#bucket~17`). With buckets on, every
-/// merchant key is a bucket; its rows name the merchants from the bucket's state, never
-/// the key. (Switching the bucket count on a running deployment splits a day's totals
+/// Id prefix of a bucket key (`merchant#bucket~17`, `product#bucket~3`). With buckets on,
+/// every key of the dimension is a bucket; its rows name the merchants or products from
+/// the bucket's state, never the key. (Switching the bucket count on a running deployment splits a day's totals
 /// over two key sets: change it between days, or on fresh tables.)
 pub const BUCKET_ID_PREFIX: &str = "bucket~";
-/// Seed of the merchant → bucket hash (changing it moves every merchant).
+/// Seed of the id → bucket hash (changing it moves every merchant and product).
 const BUCKET_SEED: u64 = 0x6275_636b;
 
 /// One key's state.
@@ -77,8 +77,9 @@ impl DailyTotals {
     }
 
     /// Whether a merchant or product key counts `event`: false for an id it saw
-    /// recently ([`Dedupe::RecentIds`]); always true with [`Dedupe::Off`], which also
-    /// drops a list stored while dedupe was on (it would otherwise be rewritten with
+    /// recently ([`Dedupe::RecentIds`]); always true with [`Dedupe::Off`] and
+    /// [`Dedupe::Account`] (the gate, [`crate::gate`], dropped re-sends already), which also
+    /// drop a list stored while the key deduplicated (it would otherwise be rewritten with
     /// every commit of the key, never pruned).
     fn first_time(&self, event: &Txn, ctx: &mut Context<'_, TotalsState, DailyOutput>) -> bool {
         match self.config.dedupe {
@@ -86,7 +87,8 @@ impl DailyTotals {
                 let arrival = ctx.record().map_or(ctx.now().0, |r| r.arrival.0);
                 ctx.state().seen.first_time(&event.transaction_id, arrival)
             }
-            Dedupe::Off => {
+            // The first-seen gate dropped re-sends before this processor saw the batch.
+            Dedupe::Off | Dedupe::Account => {
                 if !ctx.state().seen.is_empty() {
                     ctx.state().seen = RecentIds::default();
                 }
@@ -100,7 +102,7 @@ impl DailyTotals {
             dimension,
             hll_precision: self.config.hll_precision,
             account_sketch: self.config.account_sketch,
-            merchant_buckets: self.config.merchant_buckets > 0,
+            bucketed: self.config.buckets(dimension) > 0,
             sample_size: self.config.sample_size,
         };
         Windows::new(Assigner::DAILY, aggregate)
@@ -119,13 +121,19 @@ impl Operator for DailyTotals {
 
     fn key(&self, event: &Txn, _: &RecordMeta) -> Result<String, Error> {
         Ok(match self.dimension {
-            Dimension::Merchant if self.config.merchant_buckets > 0 => {
-                let bucket = hash64(BUCKET_SEED, event.merchant_id.as_bytes())
-                    % u64::from(self.config.merchant_buckets);
-                self.dimension.key(&format!("{BUCKET_ID_PREFIX}{bucket}"))
+            Dimension::Merchant | Dimension::Product => {
+                let id = match self.dimension {
+                    Dimension::Product => &event.product_id,
+                    _ => &event.merchant_id,
+                };
+                match self.config.buckets(self.dimension) {
+                    0 => self.dimension.key(id),
+                    buckets => {
+                        let bucket = hash64(BUCKET_SEED, id.as_bytes()) % u64::from(buckets);
+                        self.dimension.key(&format!("{BUCKET_ID_PREFIX}{bucket}"))
+                    }
+                }
             }
-            Dimension::Merchant => self.dimension.key(&event.merchant_id),
-            Dimension::Product => self.dimension.key(&event.product_id),
             Dimension::Day => self.dimension.key(&event.day()),
         })
     }
@@ -190,10 +198,10 @@ fn emit(
 ) {
     let day = day_of(r.window.start);
     let pk = day_pk(&day);
-    // A merchant bucket's day emits one row per merchant, each named by the merchant.
+    // A bucket's day emits one row per merchant or product, each named by its id.
     let per_id = r
         .result
-        .by_merchant
+        .by_id
         .iter()
         .flat_map(|(merchant, totals)| totals.iter().map(move |t| (merchant.as_str(), t)));
     let own = r.result.totals.iter().map(|t| (id, t));

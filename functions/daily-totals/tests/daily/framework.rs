@@ -163,3 +163,114 @@ async fn a_shard_that_has_not_delivered_yet_holds_the_watermark_back() {
         "without them, shard 0 alone set the watermark and the record was routed late"
     );
 }
+
+/// A handler behind the first-seen gate (memory on an in-memory shard log), with the
+/// gate's store for a second gate over the same memory.
+type GateStore =
+    shardwise::shard_log::ShardLogStore<MemoryStateStore, shardwise::shard_log::MemoryShardLog>;
+
+fn gated(
+    store: &Arc<MemoryStateStore>,
+    clock: &Arc<ManualClock>,
+) -> (
+    DailyTotalsHandler<MemoryStateStore, GateStore>,
+    Arc<GateStore>,
+) {
+    let gate_store = Arc::new(shardwise::shard_log::ShardLogStore::new(
+        Arc::clone(store),
+        Arc::new(shardwise::shard_log::MemoryShardLog::default()),
+        daily_totals::GATE_OPERATOR,
+        shardwise::timer_store::TimerLayout::default(),
+        clock.clone(),
+    ));
+    let config = DailyTotalsConfig {
+        dedupe: daily_totals::Dedupe::Account,
+        product_buckets: 4,
+        ..DailyTotalsConfig::default()
+    };
+    let gate = daily_totals::FirstSeenGate::new(
+        Arc::clone(&gate_store),
+        daily_totals::TxnCodec::new(clock.clone()),
+    );
+    let handler = DailyTotalsHandler::new(
+        Arc::clone(store),
+        &ProcessingConfig::new("state", "dead-letters"),
+        config,
+        clock.clone(),
+    )
+    .with_gate(gate);
+    (handler, gate_store)
+}
+
+#[tokio::test]
+async fn when_the_gates_decisions_were_durable_but_the_totals_were_not_the_redelivered_originals_still_count()
+ {
+    let generated = generate(&GeneratorConfig {
+        transactions: 40,
+        malformed_rate: 0.0,
+        duplicate_rate: 0.0,
+        late_events: false,
+        ..GeneratorConfig::default()
+    })
+    .unwrap();
+    let mut records: Vec<(String, Vec<u8>, u64, i64)> = generated
+        .records()
+        .enumerate()
+        .map(|(i, r)| {
+            (
+                r.partition_key,
+                r.data,
+                i as u64 + 1,
+                1_795_305_600_000 + i as i64,
+            )
+        })
+        .collect();
+    // The producer re-sends the first two transactions at the end of the batch.
+    for n in 0..2 {
+        let (pk, data, _, _) = records[n].clone();
+        let seq = records.len() as u64 + 1;
+        records.push((pk, data, seq, 1_795_305_660_000));
+    }
+    let event = kinesis_event(&records);
+    let clock = Arc::new(ManualClock::new(EventTime(1_795_400_000_000)));
+
+    // Reference: the batch processed once.
+    let reference = Arc::new(MemoryStateStore::default());
+    let (handler, _) = gated(&reference, &clock);
+    assert_eq!(handler.process(&event).await.unwrap().first_failure, None);
+
+    // The gate commits its decisions, then the function dies before any total commits;
+    // Lambda re-delivers the whole batch to a warm function.
+    let store = Arc::new(MemoryStateStore::default());
+    let (handler, gate_store) = gated(&store, &clock);
+    let crashed =
+        daily_totals::FirstSeenGate::new(gate_store, daily_totals::TxnCodec::new(clock.clone()));
+    let admitted = crashed.admit(&event).await.unwrap();
+    assert_eq!(admitted.resends, 2);
+    assert!(
+        store
+            .snapshot()
+            .states
+            .keys()
+            .all(|k| !k.starts_with("daily-totals#"))
+    );
+    assert_eq!(handler.process(&event).await.unwrap().first_failure, None);
+
+    let totals = |s: &MemoryStateStore| {
+        s.snapshot()
+            .states
+            .into_iter()
+            .filter(|(k, _)| {
+                k.starts_with("daily-totals#merchant#") || k.starts_with("daily-totals#product#")
+            })
+            .map(|(k, v)| (k, v.body))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let expected = totals(&reference);
+    assert!(!expected.is_empty());
+    assert_eq!(
+        totals(&store),
+        expected,
+        "each original counted once, no re-send"
+    );
+}

@@ -8,12 +8,17 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use daily_totals::{DailyTotals, DailyTotalsHandler, Dimension, OPERATOR_NAME};
+use daily_totals::{
+    DailyTotals, DailyTotalsHandler, Dedupe, Dimension, FirstSeenGate, GATE_OPERATOR,
+    OPERATOR_NAME, TxnCodec,
+};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use shardwise::shard_log::{MemoryShardLog, ShardLogStore};
+use shardwise::timer_store::TimerLayout;
 use shardwise::{
     Clock, Dispatcher, DispatcherConfig, EventTime, ManualClock, MemoryStateStore,
-    ProcessingConfig, force_watermark,
+    ProcessingConfig, StateStore, force_watermark,
 };
 
 use crate::framework::kinesis_event;
@@ -36,11 +41,64 @@ async fn a_generated_day_through_processors_watermarks_and_the_dispatcher_matche
     let store = Arc::new(MemoryStateStore::default());
     let clock = Arc::new(ManualClock::new(EventTime(s.day_start)));
     let handler = DailyTotalsHandler::new(Arc::clone(&store), &processing, s.config, clock.clone());
+    generated_day(&s, &processing, &store, &clock, &handler).await;
+}
+
+/// The template's shard-log configuration: re-sends dropped per account by the gate (its
+/// memory on an in-memory shard log), product keys in buckets; the same outputs.
+#[tokio::test]
+async fn with_the_first_seen_gate_and_product_buckets_a_generated_day_matches_ground_truth() {
+    let processing = ProcessingConfig::new("state", "dead-letters");
+    let mut s = Scenario::new(11, 2_500, processing.watermark.out_of_orderness_ms);
+    s.config.dedupe = Dedupe::Account;
+    s.config.product_buckets = 8;
+    let store = Arc::new(MemoryStateStore::default());
+    let clock = Arc::new(ManualClock::new(EventTime(s.day_start)));
+    let gate_store = ShardLogStore::new(
+        Arc::clone(&store),
+        Arc::new(MemoryShardLog::default()),
+        GATE_OPERATOR,
+        TimerLayout::default(),
+        clock.clone(),
+    );
+    let handler = DailyTotalsHandler::new(Arc::clone(&store), &processing, s.config, clock.clone())
+        .with_gate(FirstSeenGate::new(
+            Arc::new(gate_store),
+            TxnCodec::new(clock.clone()),
+        ));
+    generated_day(&s, &processing, &store, &clock, &handler).await;
+    let states = store.snapshot().states;
+    let products: Vec<_> = states
+        .keys()
+        .filter(|k| k.starts_with("daily-totals#product#"))
+        .collect();
+    assert!(
+        !products.is_empty() && products.iter().all(|k| k.contains("#bucket~")),
+        "{products:?}"
+    );
+    assert!(
+        states
+            .iter()
+            .filter(|(k, _)| k.starts_with("daily-totals#merchant#"))
+            .all(|(_, v)| !v.body.contains("\"d\":")),
+        "no key keeps a recent-ids list"
+    );
+}
+
+/// Delivers `s` in batches (some twice) to `handler`, firing timers between them, and
+/// checks the outputs against the ground truth.
+async fn generated_day<G: StateStore>(
+    s: &Scenario,
+    processing: &ProcessingConfig,
+    store: &Arc<MemoryStateStore>,
+    clock: &Arc<ManualClock>,
+    handler: &DailyTotalsHandler<MemoryStateStore, G>,
+) {
     // Any instance fires any daily-totals key (the dimension is the key's prefix).
     let dispatcher = Dispatcher::new(
-        Arc::clone(&store),
+        Arc::clone(store),
         clock.clone(),
-        DispatcherConfig::from_processing(&processing),
+        DispatcherConfig::from_processing(processing),
     )
     .register(DailyTotals::new(Dimension::Merchant, s.config));
 
@@ -75,7 +133,7 @@ async fn a_generated_day_through_processors_watermarks_and_the_dispatcher_matche
         fired > 0,
         "the idle watermark passed the day's end between batches"
     );
-    force_watermark(&*store, OPERATOR_NAME, EventTime::MAX)
+    force_watermark(&**store, OPERATOR_NAME, EventTime::MAX)
         .await
         .unwrap();
     clock.advance(60_000);
