@@ -42,10 +42,11 @@ ENVIRONMENT: dict[str, str] = {
 }
 
 # The state backend's variables. On the functions whose operators can use the shard log --
-# their state key is the Kinesis partition key (fraud-detector: the account) or begins with it
-# and `#` (session-tracker: `<account>#<device>`), so each key lives in one shard -- and on the
+# their state key is the Kinesis partition key (fraud-detector: the account; daily-totals'
+# first-seen gate, operator daily-totals-ids: the account) or begins with it and `#`
+# (session-tracker: `<account>#<device>`), so each key lives in one shard -- and on the
 # timer-dispatcher, which fires session-tracker's timers of idle shards through its shard log.
-# daily-totals keys by merchant and product and stays on the framework's default (DynamoDB).
+# daily-totals' merchant/product/day totals stay in DynamoDB (their keys span shards).
 STATE_BACKEND_ENVIRONMENT: dict[str, str] = {
     "SHARDWISE_STATE_BACKEND": "StateBackend",
     "SHARDWISE_STATE_BUCKET": "OperatorStateBucket",
@@ -53,11 +54,17 @@ STATE_BACKEND_ENVIRONMENT: dict[str, str] = {
 # function -> the operator whose shard-log objects it reads and writes.
 STATE_BACKEND_OPERATORS: dict[str, str] = {
     "fraud-detector": "fraud-detector",
+    "daily-totals": "daily-totals-ids",
     "session-tracker": "session-tracker",
     "timer-dispatcher": "session-tracker",
 }
 # The stream functions that run on the shard log (ParallelizationFactor 1 under it).
-SHARD_LOG_STREAM_FUNCTIONS = ("fraud-detector", "session-tracker")
+SHARD_LOG_STREAM_FUNCTIONS = ("fraud-detector", "daily-totals", "session-tracker")
+
+# daily-totals' products hashed into this many state keys, by StateBackend: only with the
+# first-seen gate (shard_log); without it a bucket key's recent-ids list would overflow its cap.
+PRODUCT_BUCKETS_VARIABLE = "DAILY_TOTALS_PRODUCT_BUCKETS"
+PRODUCT_BUCKETS: dict[str, str] = {"shard_log": "16", "dynamodb": "0"}
 
 
 def state_object_prefix(operator: str) -> str:

@@ -84,6 +84,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "${OutputsTable.Arn}": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
         "${LateEventsTable.Arn}": {"dynamodb:PutItem"},
         "${DeadLetterTable.Arn}": {"dynamodb:PutItem"},
+        # Its first-seen gate's objects (operator daily-totals-ids); the totals stay in DynamoDB.
+        **_shard_log("daily-totals"),
     },
     "SessionTrackerFunction": {
         **_consumer("SessionTrackerLogGroup"),
@@ -235,6 +237,7 @@ def test_each_function_reaches_shard_log_objects_only_under_its_operators_prefix
 ) -> None:
     on_backend = {f"{contract.FUNCTIONS[fn]}Function": op for fn, op in contract.STATE_BACKEND_OPERATORS.items()}
     assert on_backend["TimerDispatcherFunction"] == "session-tracker"
+    assert on_backend["DailyTotalsFunction"] == "daily-totals-ids"
     for fn, grants in normalize.function_grants(expanded).items():
         if fn in on_backend:
             prefix = contract.state_object_prefix(on_backend[fn])
@@ -248,6 +251,25 @@ def test_each_function_reaches_shard_log_objects_only_under_its_operators_prefix
     assert check_expected(expanded, on_dynamodb) == []
     for fn, grants in normalize.function_grants(expanded, on_dynamodb).items():
         assert _state_bucket_grants(grants) == {}, fn
+
+
+def test_daily_totals_reaches_only_its_first_seen_gates_objects_and_only_on_the_shard_log(
+    expanded: dict[str, Any],
+) -> None:
+    on_shard_log = normalize.function_grants(expanded, {"StateBackend": "shard_log"})["DailyTotalsFunction"]
+    # The gate's operator, daily-totals-ids: not daily-totals/* (no such objects), nor the
+    # other operators' prefixes, nor the whole bucket.
+    assert _state_bucket_grants(on_shard_log) == {
+        f"{STATE_BUCKET}/shardwise-state/daily-totals-ids/*": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+        STATE_BUCKET: {"s3:ListBucket"},
+    }
+    # Its checkpoint and registry items: consistent GetItem, conditional PutItem, UpdateItem ADD
+    # on the state table (shard_log/backend.rs AwsShardLog), within its KeyedState grant.
+    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= on_shard_log["${StateTable.Arn}"]
+    on_dynamodb = normalize.function_grants(expanded, {"StateBackend": "dynamodb"})["DailyTotalsFunction"]
+    assert _state_bucket_grants(on_dynamodb) == {}
+    # Everything else is the same on both backends.
+    assert {r: a for r, a in on_shard_log.items() if "OperatorStateBucket" not in r} == on_dynamodb
 
 
 def test_session_tracker_registers_timers_in_the_timers_table_only_on_the_dynamodb_backend(

@@ -74,10 +74,14 @@ def test_expanded_functions_carry_runtime_architecture_and_the_environment_contr
         props = resource["Properties"]
         assert props["Runtime"] == "provided.al2023", logical_id
         assert props["Architectures"] == ["arm64"], logical_id
-        variables = props["Environment"]["Variables"]
+        variables = dict(props["Environment"]["Variables"])
         expected = dict(contract.ENVIRONMENT)
         if logical_id in _logical_ids(contract.STATE_BACKEND_OPERATORS):
             expected.update(contract.STATE_BACKEND_ENVIRONMENT)
+        if logical_id in _logical_ids(["daily-totals"]):
+            # A literal by condition, not a Ref: checked by backend in its own test below.
+            assert contract.PRODUCT_BUCKETS_VARIABLE in variables, logical_id
+            del variables[contract.PRODUCT_BUCKETS_VARIABLE]
         assert {name: value.get("Ref") for name, value in variables.items()} == expected, logical_id
 
 
@@ -167,22 +171,22 @@ def test_raw_archive_is_tiered_and_expired_by_lifecycle(expanded: dict[str, Any]
     assert [t["StorageClass"] for t in raw[0]["Transitions"]] == ["STANDARD_IA", "GLACIER_IR"]
 
 
-def test_fraud_detector_session_tracker_and_timer_dispatcher_alone_see_the_state_backend_parameter(
+def test_fraud_detector_daily_totals_session_tracker_and_timer_dispatcher_alone_see_the_state_backend_parameter(
     sam_template: dict[str, Any], expanded: dict[str, Any],
 ) -> None:
     parameter = sam_template["Parameters"]["StateBackend"]
     assert parameter["Default"] == "shard_log"
     assert sorted(parameter["AllowedValues"]) == ["dynamodb", "shard_log"]
     assert expanded["Conditions"]["UsesShardLog"] == {"Fn::Equals": [{"Ref": "StateBackend"}, "shard_log"]}
-    # Not in Globals: daily-totals keys by merchant and product (not the partition key), and
-    # the other functions keep no keyed state.
+    # Not in Globals: only these four have an operator that can use the shard log (daily-totals
+    # for its per-account first-seen gate), and the other functions keep no keyed state.
     assert not set(contract.STATE_BACKEND_ENVIRONMENT) & set(sam_template["Globals"]["Function"]["Environment"]["Variables"])
     with_backend = {
         logical_id
         for logical_id, resource in samexpand.resources_of_type(expanded, "AWS::Lambda::Function").items()
         if set(contract.STATE_BACKEND_ENVIRONMENT) & set(resource["Properties"]["Environment"]["Variables"])
     }
-    assert with_backend == _logical_ids(["fraud-detector", "session-tracker", "timer-dispatcher"])
+    assert with_backend == _logical_ids(["fraud-detector", "daily-totals", "session-tracker", "timer-dispatcher"])
     assert with_backend == _logical_ids(contract.STATE_BACKEND_OPERATORS)
 
 
@@ -191,7 +195,7 @@ def test_stream_functions_on_the_shard_log_take_one_batch_per_shard_under_the_co
 ) -> None:
     mappings = samexpand.resources_of_type(expanded, "AWS::Lambda::EventSourceMapping")
     on_shard_log = _logical_ids(contract.SHARD_LOG_STREAM_FUNCTIONS)
-    assert on_shard_log == {"FraudDetectorFunction", "SessionTrackerFunction"}
+    assert on_shard_log == {"FraudDetectorFunction", "DailyTotalsFunction", "SessionTrackerFunction"}
     for backend in ("shard_log", "dynamodb"):
         conditions = normalize.condition_values(expanded, {"StateBackend": backend})
         factors = {
@@ -203,6 +207,26 @@ def test_stream_functions_on_the_shard_log_take_one_batch_per_shard_under_the_co
             # ParallelizationFactor 1 exactly on the shard log, the parameter otherwise.
             one = backend == "shard_log" and function in on_shard_log
             assert factor == (1 if one else {"Ref": "ParallelizationFactor"}), (backend, function)
+
+
+def test_daily_totals_hashes_products_into_16_keys_only_with_its_first_seen_gate_on_the_shard_log(
+    sam_template: dict[str, Any], expanded: dict[str, Any],
+) -> None:
+    name = contract.PRODUCT_BUCKETS_VARIABLE
+    # Not in Globals, and on no other function: only daily-totals reads it.
+    assert name not in sam_template["Globals"]["Function"]["Environment"]["Variables"]
+    functions = samexpand.resources_of_type(expanded, "AWS::Lambda::Function")
+    with_buckets = {fn for fn, r in functions.items() if name in r["Properties"]["Environment"]["Variables"]}
+    assert with_buckets == _logical_ids(["daily-totals"])
+    variables = functions["DailyTotalsFunction"]["Properties"]["Environment"]["Variables"]
+    for backend, buckets in contract.PRODUCT_BUCKETS.items():
+        conditions = normalize.condition_values(expanded, {"StateBackend": backend})
+        resolved = normalize.resolve_conditions(variables, conditions)
+        # Lambda environment values are strings: a number here would fail the deployment.
+        assert resolved[name] == buckets, backend
+        # The gate (the backend variable) and the buckets go together.
+        assert resolved["SHARDWISE_STATE_BACKEND"] == {"Ref": "StateBackend"}, backend
+    assert set(contract.PRODUCT_BUCKETS) == set(sam_template["Parameters"]["StateBackend"]["AllowedValues"])
 
 
 def test_operator_state_objects_never_expire(expanded: dict[str, Any]) -> None:
@@ -221,6 +245,6 @@ def test_query_api_has_an_iam_authenticated_function_url(expanded: dict[str, Any
 
 def test_readme_documents_the_whole_environment_contract() -> None:
     readme = (samexpand.INFRA_DIR / "README.md").read_text()
-    names = [*contract.ENVIRONMENT, *contract.STATE_BACKEND_ENVIRONMENT, "StateBackend"]
+    names = [*contract.ENVIRONMENT, *contract.STATE_BACKEND_ENVIRONMENT, contract.PRODUCT_BUCKETS_VARIABLE, "StateBackend"]
     missing = [name for name in names if f"`{name}`" not in readme]
     assert missing == []

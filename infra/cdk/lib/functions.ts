@@ -45,7 +45,7 @@ export interface FunctionSpec {
   readonly schedule?: ScheduleTrigger;
   readonly functionUrl?: boolean;
   /** Variables on top of the shared environment contract. */
-  readonly environment?: (p: StackParameters, s: Storage) => Record<string, string>;
+  readonly environment?: (p: StackParameters, s: Storage, c: StackConditions) => Record<string, string>;
 }
 
 /**
@@ -75,7 +75,21 @@ export const FUNCTION_SPECS: FunctionSpec[] = [
   {
     name: 'daily-totals', prefix: 'DailyTotals', memorySize: 512,
     description: 'Event-time daily windows per merchant and product, late side output.',
-    stream: { batchSize: 10000, maxBatchingWindowSeconds: 1, maxRetryAttempts: 10, maxRecordAgeSeconds: 86400 },
+    stream: {
+      batchSize: 10000, maxBatchingWindowSeconds: 1, maxRetryAttempts: 10, maxRecordAgeSeconds: 86400,
+      // Its merchant/product/day keys are not partition keys: it needs 1 on either backend
+      // (functions/daily-totals/src/lib.rs); the parameter's default is 1.
+      parallelizationFactor: oneBatchPerShardOnTheShardLog,
+    },
+    environment: (p, s, c) => ({
+      // On the shard log a first-seen gate (operator daily-totals-ids) drops producer re-sends
+      // per account, where they are partitioned (a re-send has the same account, so the same
+      // shard), before the merchant/product/day processors; on dynamodb, per-key recent ids.
+      ...stateBackend(p, s),
+      // Products hashed into 16 state keys (product keys were ~0.27 UpdateItem per event);
+      // only with the gate: a bucket key's recent-ids list would overflow its cap.
+      DAILY_TOTALS_PRODUCT_BUCKETS: Fn.conditionIf(c.usesShardLog.logicalId, '16', '0').toString(),
+    }),
   },
   {
     name: 'session-tracker', prefix: 'SessionTracker',
@@ -176,7 +190,7 @@ export function declareFunction(
       role,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      environment: { ...environment(p, s), ...spec.environment?.(p, s) },
+      environment: { ...environment(p, s), ...spec.environment?.(p, s, c) },
     }),
     `${spec.prefix}Function`,
   );

@@ -28,9 +28,10 @@ const LOG_RETENTION_DAYS = [
 ];
 
 /**
- * The template's Conditions. `usesShardLog`: fraud-detector and session-tracker on the
- * shard-log state backend (their object grants, the timer-dispatcher's on session-tracker's
- * objects, ParallelizationFactor 1, and session-tracker's timers-table grant depend on it).
+ * The template's Conditions. `usesShardLog`: fraud-detector, session-tracker and daily-totals'
+ * first-seen gate on the shard-log state backend (their object grants, the timer-dispatcher's
+ * on session-tracker's objects, ParallelizationFactor 1, daily-totals' product buckets, and
+ * session-tracker's timers-table grant depend on it).
  */
 export interface StackConditions {
   readonly usesShardLog: CfnCondition;
@@ -61,7 +62,7 @@ export function declareParameters(stack: Stack): StackParameters {
       type: 'String',
       default: 'shard_log',
       allowedValues: ['dynamodb', 'shard_log'],
-      description: 'Where fraud-detector and session-tracker keep their keyed state (their state keys are the account, the partition key, or begin with it) - shard_log (per shard in the warm function, one S3 object and one checkpoint write per batch; their ParallelizationFactor is then 1) or dynamodb (one conditional write per key per batch). daily-totals always uses dynamodb.',
+      description: "Where fraud-detector and session-tracker keep their keyed state (their state keys are the account, the partition key, or begin with it) and whether daily-totals drops producer re-sends with a per-account first-seen gate - shard_log (per shard in the warm function, one S3 object and one checkpoint write per batch; their ParallelizationFactor is then 1; daily-totals gets the gate and 16 product buckets) or dynamodb (one conditional write per key per batch; daily-totals keeps per-key recent-ids lists). daily-totals' merchant, product and day totals are in dynamodb either way.",
     }),
     streamRetentionHours: num('StreamRetentionHours', 24,
       'Kinesis retention; bounds how far back a replay or backfill can re-read.', 24, 8760),

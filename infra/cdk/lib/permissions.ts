@@ -149,6 +149,8 @@ function shardLog(s: Storage, c: StackConditions, operator: string): Conditional
 /** Function name -> statements that depend on a condition (after the unconditional ones). */
 export const CONDITIONAL_STATEMENTS: Record<string, (s: Storage, c: StackConditions) => ConditionalStatements[]> = {
   'fraud-detector': (s, c) => shardLog(s, c, 'fraud-detector'),
+  // Its first-seen gate's objects only (operator daily-totals-ids); the totals stay in DynamoDB.
+  'daily-totals': (s, c) => shardLog(s, c, 'daily-totals-ids'),
   'session-tracker': (s, c) => [
     // On the shard log a shard's timers live in its checkpoint and log objects: the timers
     // table only on the dynamodb backend.

@@ -40,27 +40,33 @@ test('every function is an arm64 provided.al2023 bootstrap with JSON logs in its
 
 /**
  * The state backend's variables: on the operators whose state key is the partition key or
- * begins with it (fraud-detector: the account; session-tracker: `<account>#<device>`), and on
- * the timer-dispatcher, which fires session-tracker's timers through its shard log.
+ * begins with it (fraud-detector: the account; session-tracker: `<account>#<device>`;
+ * daily-totals' first-seen gate, daily-totals-ids: the account), and on the timer-dispatcher,
+ * which fires session-tracker's timers through its shard log.
  */
 const STATE_BACKEND_ENVIRONMENT = ['SHARDWISE_STATE_BACKEND', 'SHARDWISE_STATE_BUCKET'];
 /** Function -> the operator whose shard-log objects its role reaches. */
 const SHARD_LOG_OPERATOR: Record<string, string> = {
   'fraud-detector': 'fraud-detector',
+  'daily-totals': 'daily-totals-ids',
   'session-tracker': 'session-tracker',
   'timer-dispatcher': 'session-tracker',
 };
 const SHARD_LOG_ROLES: Record<string, string> = {
   FraudDetectorRole: 'fraud-detector',
+  DailyTotalsRole: 'daily-totals-ids',
   SessionTrackerRole: 'session-tracker',
   TimerDispatcherRole: 'session-tracker',
 };
+/** daily-totals' own variables: product buckets only with its first-seen gate. */
+const DAILY_TOTALS_ENVIRONMENT = ['DAILY_TOTALS_PRODUCT_BUCKETS'];
 const onShardLog = (parallelizationFactor: unknown) => ({ 'Fn::If': ['UsesShardLog', 1, parallelizationFactor] });
 
 test('every function receives the whole environment contract', () => {
   for (const spec of FUNCTION_SPECS) {
     const variables = resources[`${spec.prefix}Function`].Properties.Environment.Variables;
-    const expected = spec.name in SHARD_LOG_OPERATOR ? [...ENVIRONMENT, ...STATE_BACKEND_ENVIRONMENT] : ENVIRONMENT;
+    const expected = spec.name in SHARD_LOG_OPERATOR ? [...ENVIRONMENT, ...STATE_BACKEND_ENVIRONMENT] : [...ENVIRONMENT];
+    if (spec.name === 'daily-totals') expected.push(...DAILY_TOTALS_ENVIRONMENT);
     assert.deepEqual(Object.keys(variables).sort(), [...expected].sort(), spec.name);
   }
 });
@@ -76,21 +82,21 @@ test('the four stream functions consume transactions with partial-batch failure 
     ParallelizationFactor: parallelizationFactor,
     DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['EsmFailureBucket', 'Arn'] } } },
   });
-  template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', mapping({ Ref: 'ParallelizationFactor' }), 2);
+  template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', mapping({ Ref: 'ParallelizationFactor' }), 1);
   template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping',
-    mapping(onShardLog({ Ref: 'ParallelizationFactor' })), 2);
+    mapping(onShardLog({ Ref: 'ParallelizationFactor' })), 3);
   template.resourceCountIs('AWS::Lambda::EventSourceMapping', 4);
 });
 
-test('fraud-detector, session-tracker and the timer-dispatcher are wired for the shard log, each grant under its prefix', () => {
+test('fraud-detector, daily-totals, session-tracker and the timer-dispatcher are wired for the shard log, each grant under its prefix', () => {
   template.hasParameter('StateBackend', { Type: 'String', Default: 'shard_log', AllowedValues: ['dynamodb', 'shard_log'] });
   template.hasCondition('UsesShardLog', { 'Fn::Equals': [{ Ref: 'StateBackend' }, 'shard_log'] });
-  for (const prefix of ['FraudDetector', 'SessionTracker', 'TimerDispatcher']) {
+  for (const prefix of ['FraudDetector', 'DailyTotals', 'SessionTracker', 'TimerDispatcher']) {
     const variables = resources[`${prefix}Function`].Properties.Environment.Variables;
     assert.deepEqual(variables.SHARDWISE_STATE_BACKEND, { Ref: 'StateBackend' }, prefix);
     assert.deepEqual(variables.SHARDWISE_STATE_BUCKET, { Ref: 'OperatorStateBucket' }, prefix);
   }
-  for (const prefix of ['FraudDetector', 'SessionTracker']) {
+  for (const prefix of ['FraudDetector', 'DailyTotals', 'SessionTracker']) {
     assert.deepEqual(resources[`${prefix}FunctionTransactions`].Properties.ParallelizationFactor,
       onShardLog({ Ref: 'ParallelizationFactor' }), prefix);
   }
@@ -121,6 +127,15 @@ test('fraud-detector, session-tracker and the timer-dispatcher are wired for the
     const list = conditional[role].find((s) => s.Sid === 'ShardLogMissingObjects');
     assert.deepEqual([list.Action, list.Resource], ['s3:ListBucket', { 'Fn::GetAtt': ['OperatorStateBucket', 'Arn'] }], role);
     assert.equal(conditional[role].length, 2, role);
+  }
+});
+
+test('daily-totals hashes products into 16 state keys only with its first-seen gate (the shard log)', () => {
+  const variables = resources.DailyTotalsFunction.Properties.Environment.Variables;
+  assert.deepEqual(variables.DAILY_TOTALS_PRODUCT_BUCKETS, { 'Fn::If': ['UsesShardLog', '16', '0'] });
+  for (const spec of FUNCTION_SPECS.filter((f) => f.name !== 'daily-totals')) {
+    const others = resources[`${spec.prefix}Function`].Properties.Environment.Variables;
+    assert.equal(others.DAILY_TOTALS_PRODUCT_BUCKETS, undefined, spec.name);
   }
 });
 

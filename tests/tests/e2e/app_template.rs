@@ -1,11 +1,14 @@
-//! `infra/template.yaml` as the emulator loads it (no function runs): fraud-detector and
-//! session-tracker are on the state backend the `StateBackend` parameter names, with the
+//! `infra/template.yaml` as the emulator loads it (no function runs): fraud-detector,
+//! session-tracker and daily-totals (its per-account first-seen gate, operator
+//! `daily-totals-ids`) are on the state backend the `StateBackend` parameter names, with the
 //! operator-state bucket the template creates, and their event source mappings take one
 //! batch per shard on the shard log whatever `ParallelizationFactor` says; the
 //! timer-dispatcher sees the same backend (it fires session-tracker's timers of idle shards
-//! through its shard log); daily-totals and the rest stay on DynamoDB. The framework's own
-//! parser reads the environment the emulator hands each function, so the object prefix each
-//! role's IAM grant names is checked against what the backend will write.
+//! through its shard log); the rest stay on DynamoDB. daily-totals hashes products into 16
+//! state keys only on the shard log (with the gate). The framework's own parser reads the
+//! environment the emulator hands each function, so the object prefix each role's IAM grant
+//! names is checked against what the backend will write. Wiring only: whether daily-totals
+//! honours the variables is its own crate's tests' business.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +24,12 @@ const STATE_BUCKET_ID: &str = "OperatorStateBucket";
 /// session-tracker's operator name (`session_tracker::OPERATOR`; that crate is not a
 /// dependency of the tests crate, and the name is part of the IAM contract anyway).
 const SESSION_TRACKER_OPERATOR: &str = "session-tracker";
+/// The operator name of daily-totals' first-seen gate (its shard-log store; part of the IAM
+/// contract: the role is granted `shardwise-state/daily-totals-ids/*`).
+const DAILY_TOTALS_GATE_OPERATOR: &str = "daily-totals-ids";
+/// daily-totals' product-bucket variable (`DAILY_TOTALS_PRODUCT_BUCKETS`, read by its config
+/// next to `DAILY_TOTALS_MERCHANT_BUCKETS`).
+const ENV_PRODUCT_BUCKETS: &str = "DAILY_TOTALS_PRODUCT_BUCKETS";
 /// A parallelization factor other than the shard log's 1, to see which one a mapping got.
 const OTHER_FACTOR: u32 = 4;
 
@@ -36,6 +45,13 @@ fn on_the_backend() -> BTreeMap<&'static str, (&'static str, &'static str)> {
             ),
         ),
         (
+            binaries::DAILY_TOTALS,
+            (
+                DAILY_TOTALS_GATE_OPERATOR,
+                "shardwise-state/daily-totals-ids/",
+            ),
+        ),
+        (
             binaries::SESSION_TRACKER,
             (SESSION_TRACKER_OPERATOR, "shardwise-state/session-tracker/"),
         ),
@@ -47,7 +63,21 @@ fn on_the_backend() -> BTreeMap<&'static str, (&'static str, &'static str)> {
 }
 
 /// The stream functions whose mapping takes one batch per shard on the shard log.
-const ONE_BATCH_PER_SHARD: [&str; 2] = [binaries::FRAUD_DETECTOR, binaries::SESSION_TRACKER];
+const ONE_BATCH_PER_SHARD: [&str; 3] = [
+    binaries::FRAUD_DETECTOR,
+    binaries::DAILY_TOTALS,
+    binaries::SESSION_TRACKER,
+];
+
+/// daily-totals' product buckets for a backend: 16 only with the first-seen gate (without it
+/// a bucket key's recent-ids list would overflow its cap); other functions have none.
+fn product_buckets(binary: &str, shard_log: bool) -> Option<&'static str> {
+    match (binary == binaries::DAILY_TOTALS, shard_log) {
+        (false, _) => None,
+        (true, true) => Some("16"),
+        (true, false) => Some("0"),
+    }
+}
 
 fn load(overrides: &[(&str, String)]) -> Template {
     let overrides: BTreeMap<String, String> = overrides
@@ -93,6 +123,14 @@ fn check_wiring(template: &Template, shard_log: bool) {
     let mut seen = Vec::new();
     for function in &template.functions {
         let binary = function.binary.as_str();
+        assert_eq!(
+            function
+                .environment
+                .get(ENV_PRODUCT_BUCKETS)
+                .map(String::as_str),
+            product_buckets(binary, shard_log),
+            "{binary}: product buckets"
+        );
         match expected.get(binary) {
             Some(&(operator, granted)) => {
                 seen.push(binary);
@@ -143,13 +181,13 @@ fn check_wiring(template: &Template, shard_log: bool) {
 }
 
 #[test]
-fn by_default_fraud_detector_and_session_tracker_keep_state_in_the_shard_log_one_batch_per_shard() {
+fn by_default_the_shard_log_holds_fraud_session_and_daily_totals_gate_state_one_batch_per_shard() {
     let template = load(&[("ParallelizationFactor", OTHER_FACTOR.to_string())]);
     check_wiring(&template, true);
 }
 
 #[test]
-fn state_backend_dynamodb_puts_them_and_the_dispatcher_back_on_per_key_items_and_the_factor() {
+fn state_backend_dynamodb_puts_them_back_on_per_key_items_without_product_buckets_and_the_factor() {
     let template = load(&[
         ("StateBackend", "dynamodb".to_owned()),
         ("ParallelizationFactor", OTHER_FACTOR.to_string()),
