@@ -1,6 +1,7 @@
 //! Where each stream function kept its keyed state, read back like any client would: the
 //! backend its environment selects (`SHARDWISE_STATE_BACKEND`, the template's
-//! `StateBackend` parameter for fraud-detector and session-tracker) and, on the shard log, the shards its
+//! `StateBackend` parameter for fraud-detector, session-tracker and daily-totals' first-seen
+//! gate) and, on the shard log, the shards its
 //! registry lists and the batches their checkpoints committed. The summary shows it so a
 //! run says which backend produced its alerts, and fails when a shard-log function
 //! processed the day without committing a single checkpoint.
@@ -75,13 +76,22 @@ pub async fn state_backends(
                         bucket,
                         prefix,
                     );
-                    shard_log_summary(&log, &f.binary).await
+                    shard_log_summary(&log, shard_log_operator(&f.binary)).await
                 }
             },
         };
         out.insert(f.binary.clone(), summary);
     }
     out
+}
+
+/// The operator whose shard log a function writes: its binary's name, except daily-totals,
+/// whose totals stay in DynamoDB and whose shard log is its first-seen gate's.
+fn shard_log_operator(binary: &str) -> &str {
+    match binary {
+        daily_totals::OPERATOR_NAME => daily_totals::GATE_OPERATOR,
+        other => other,
+    }
 }
 
 async fn shard_log_summary(log: &AwsShardLog, operator: &str) -> StateBackendSummary {

@@ -26,10 +26,9 @@ const STATE_BUCKET_ID: &str = "OperatorStateBucket";
 const SESSION_TRACKER_OPERATOR: &str = "session-tracker";
 /// The operator name of daily-totals' first-seen gate (its shard-log store; part of the IAM
 /// contract: the role is granted `shardwise-state/daily-totals-ids/*`).
-const DAILY_TOTALS_GATE_OPERATOR: &str = "daily-totals-ids";
-/// daily-totals' product-bucket variable (`DAILY_TOTALS_PRODUCT_BUCKETS`, read by its config
-/// next to `DAILY_TOTALS_MERCHANT_BUCKETS`).
-const ENV_PRODUCT_BUCKETS: &str = "DAILY_TOTALS_PRODUCT_BUCKETS";
+const DAILY_TOTALS_GATE_OPERATOR: &str = daily_totals::GATE_OPERATOR;
+/// daily-totals' product-bucket variable.
+const ENV_PRODUCT_BUCKETS: &str = daily_totals::config::ENV_PRODUCT_BUCKETS;
 /// A parallelization factor other than the shard log's 1, to see which one a mapping got.
 const OTHER_FACTOR: u32 = 4;
 

@@ -80,9 +80,13 @@ const STATE_BACKEND_OVERRIDE_ENV: &str = "SHARDWISE_CHAOS_STATE_BACKEND";
 /// The template's `StateBackend` default.
 const DEFAULT_STATE_BACKEND: &str = "shard_log";
 /// The stream functions the template's `StateBackend` applies to (their state keys are
-/// the partition key or begin with it); the others are always on DynamoDB.
-pub(super) const STATE_BACKEND_FUNCTIONS: [&str; 2] =
-    [binaries::FRAUD_DETECTOR, binaries::SESSION_TRACKER];
+/// the partition key or begin with it; daily-totals' first-seen gate keys by account);
+/// the others are always on DynamoDB.
+pub(super) const STATE_BACKEND_FUNCTIONS: [&str; 3] = [
+    binaries::FRAUD_DETECTOR,
+    binaries::SESSION_TRACKER,
+    binaries::DAILY_TOTALS,
+];
 /// Regenerates the golden files from the oracle when set to `1`.
 pub(super) const BLESS_ENV: &str = "SHARDWISE_BLESS";
 /// Operators that decode the transactions (the archiver stores raw bytes as they are).
@@ -213,8 +217,8 @@ async fn the_whole_pipeline_under_chaos_produces_exactly_the_oracles_alerts_tota
     );
     assert!(f.ddb_throttles > 0, "DynamoDB never throttled: {f:?}");
 
-    // fraud-detector's and session-tracker's state went through the backend they were
-    // given, and on the shard log every shard checkpointed.
+    // fraud-detector's and session-tracker's state, and daily-totals' gate, went through the
+    // backend they were given, and on the shard log every shard checkpointed.
     let expected_backend = backend_override.as_deref().unwrap_or(DEFAULT_STATE_BACKEND);
     let template = load_template(&options.template).unwrap();
     let transactions = template
