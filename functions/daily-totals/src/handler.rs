@@ -29,6 +29,9 @@ use crate::txn::TxnCodec;
 pub struct DailyTotalsHandler<S, G = S> {
     processors: Vec<Processor<DailyTotals, S, TxnCodec>>,
     gate: Option<FirstSeenGate<G>>,
+    /// The codec the processors and the gate share (one memo: a record is validated once
+    /// per batch).
+    codec: TxnCodec,
 }
 
 impl<S: StateStore> DailyTotalsHandler<S> {
@@ -39,6 +42,7 @@ impl<S: StateStore> DailyTotalsHandler<S> {
         config: DailyTotalsConfig,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let codec = TxnCodec::new(Arc::clone(&clock));
         let processors = config
             .dimensions
             .iter()
@@ -46,7 +50,7 @@ impl<S: StateStore> DailyTotalsHandler<S> {
                 Processor::new(
                     Arc::new(DailyTotals::new(dimension, config)),
                     Arc::clone(&store),
-                    TxnCodec::new(Arc::clone(&clock)),
+                    codec.clone(),
                     processing.clone(),
                     Arc::clone(&clock),
                 )
@@ -55,17 +59,20 @@ impl<S: StateStore> DailyTotalsHandler<S> {
         Self {
             processors,
             gate: None,
+            codec,
         }
     }
 }
 
 impl<S: StateStore, G: StateStore> DailyTotalsHandler<S, G> {
-    /// Drops re-sent transactions with `gate` before the processors see a batch
-    /// ([`crate::gate`]; the processors' config should then say [`crate::Dedupe::Account`]).
-    pub fn with_gate<H: StateStore>(self, gate: FirstSeenGate<H>) -> DailyTotalsHandler<S, H> {
+    /// Drops re-sent transactions with a first-seen gate keeping its memory in `store`
+    /// before the processors see a batch ([`crate::gate`]; the processors' config should
+    /// then say [`crate::Dedupe::Account`]).
+    pub fn with_gate<H: StateStore>(self, store: Arc<H>) -> DailyTotalsHandler<S, H> {
         DailyTotalsHandler {
             processors: self.processors,
-            gate: Some(gate),
+            gate: Some(FirstSeenGate::new(store, self.codec.clone())),
+            codec: self.codec,
         }
     }
 
@@ -83,7 +90,11 @@ impl<S: StateStore, G: StateStore> DailyTotalsHandler<S, G> {
             .map(|p| p.with_shard_directory(Arc::clone(&shards)))
             .collect();
         let gate = self.gate.map(|g| g.with_shard_directory(shards));
-        Self { processors, gate }
+        Self {
+            processors,
+            gate,
+            codec: self.codec,
+        }
     }
 
     /// Processes one batch with every processor; the report's first failure is the
@@ -92,6 +103,13 @@ impl<S: StateStore, G: StateStore> DailyTotalsHandler<S, G> {
         if self.processors.is_empty() {
             return Err(Error::Config("daily-totals needs a dimension".into()));
         }
+        self.codec.forget();
+        let report = self.process_batch(event).await;
+        self.codec.forget();
+        report
+    }
+
+    async fn process_batch(&self, event: &KinesisEvent) -> Result<BatchReport, Error> {
         let admitted;
         let event = match &self.gate {
             None => event,

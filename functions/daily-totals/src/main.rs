@@ -6,9 +6,7 @@
 
 use std::sync::Arc;
 
-use daily_totals::{
-    DailyTotalsConfig, DailyTotalsHandler, Dedupe, FirstSeenGate, GATE_OPERATOR, TxnCodec,
-};
+use daily_totals::{DailyTotalsConfig, DailyTotalsHandler, Dedupe, GATE_OPERATOR};
 use shardwise::config::StateBackend;
 use shardwise::shard_log::{AwsShardLog, ShardLogStore};
 use shardwise::{
@@ -67,7 +65,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         processing.timer_layout,
         Arc::clone(&clock),
     );
-    let gate = FirstSeenGate::new(Arc::new(gate_store), TxnCodec::new(Arc::clone(&clock)));
-    let handler = handler.with_gate(gate).with_shard_directory(shards);
+    let handler = handler
+        .with_gate(Arc::new(gate_store))
+        .with_shard_directory(shards);
     daily_totals::run(handler, clock).await
 }

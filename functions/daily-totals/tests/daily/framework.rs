@@ -188,17 +188,13 @@ fn gated(
         product_buckets: 4,
         ..DailyTotalsConfig::default()
     };
-    let gate = daily_totals::FirstSeenGate::new(
-        Arc::clone(&gate_store),
-        daily_totals::TxnCodec::new(clock.clone()),
-    );
     let handler = DailyTotalsHandler::new(
         Arc::clone(store),
         &ProcessingConfig::new("state", "dead-letters"),
         config,
         clock.clone(),
     )
-    .with_gate(gate);
+    .with_gate(Arc::clone(&gate_store));
     (handler, gate_store)
 }
 

@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use daily_totals::{
-    DailyTotals, DailyTotalsHandler, Dedupe, Dimension, FirstSeenGate, GATE_OPERATOR,
-    OPERATOR_NAME, TxnCodec,
+    DailyTotals, DailyTotalsHandler, Dedupe, Dimension, GATE_OPERATOR, OPERATOR_NAME,
 };
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -62,10 +61,7 @@ async fn with_the_first_seen_gate_and_product_buckets_a_generated_day_matches_gr
         clock.clone(),
     );
     let handler = DailyTotalsHandler::new(Arc::clone(&store), &processing, s.config, clock.clone())
-        .with_gate(FirstSeenGate::new(
-            Arc::new(gate_store),
-            TxnCodec::new(clock.clone()),
-        ));
+        .with_gate(Arc::new(gate_store));
     generated_day(&s, &processing, &store, &clock, &handler).await;
     let states = store.snapshot().states;
     let products: Vec<_> = states
