@@ -96,7 +96,7 @@ impl<O: Operator> TimerCallback for OperatorCallback<O> {
         let changes = collect_effects(
             self.operator.name(),
             key,
-            &timer_origin(key, timer),
+            || timer_origin(key, timer),
             effects,
             &mut outputs,
         )?;

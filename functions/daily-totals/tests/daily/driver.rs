@@ -46,7 +46,8 @@ where
     fn absorb(&mut self, key: &str, origin: &str, effects: Effects<O::Output>) {
         let name = self.operators[0].name().to_owned();
         let mut items = Vec::new();
-        let timers = collect_effects(&name, key, origin, effects, &mut items).unwrap();
+        let timers =
+            collect_effects(&name, key, || origin.to_owned(), effects, &mut items).unwrap();
         for change in timers {
             match change {
                 TimerChange::Set(t) if t.domain == TimeDomain::Event => {
