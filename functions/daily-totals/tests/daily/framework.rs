@@ -34,15 +34,10 @@ pub fn kinesis_event_on(shard: &str, records: &[(String, Vec<u8>, u64, i64)]) ->
     serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
 }
 
-#[tokio::test]
-async fn batches_commit_every_dimension_once_and_redelivery_changes_nothing() {
-    let generated = generate(&GeneratorConfig {
-        transactions: 600,
-        malformed_rate: 0.02,
-        ..GeneratorConfig::default()
-    })
-    .unwrap();
-    let records: Vec<(String, Vec<u8>, u64, i64)> = generated
+/// The generated records as `(partition key, data, sequence number, arrival ms)`, numbered
+/// from 1 and arriving a millisecond apart.
+fn numbered(generated: &monitoring::generator::Generated) -> Vec<(String, Vec<u8>, u64, i64)> {
+    generated
         .records()
         .enumerate()
         .map(|(i, r)| {
@@ -53,7 +48,18 @@ async fn batches_commit_every_dimension_once_and_redelivery_changes_nothing() {
                 1_795_305_600_000 + i as i64,
             )
         })
-        .collect();
+        .collect()
+}
+
+#[tokio::test]
+async fn batches_commit_every_dimension_once_and_redelivery_changes_nothing() {
+    let generated = generate(&GeneratorConfig {
+        transactions: 600,
+        malformed_rate: 0.02,
+        ..GeneratorConfig::default()
+    })
+    .unwrap();
+    let records = numbered(&generated);
     let malformed = generated
         .records()
         .filter(|r| r.kind == RecordKind::Malformed)
@@ -209,18 +215,7 @@ async fn when_the_gates_decisions_were_durable_but_the_totals_were_not_the_redel
         ..GeneratorConfig::default()
     })
     .unwrap();
-    let mut records: Vec<(String, Vec<u8>, u64, i64)> = generated
-        .records()
-        .enumerate()
-        .map(|(i, r)| {
-            (
-                r.partition_key,
-                r.data,
-                i as u64 + 1,
-                1_795_305_600_000 + i as i64,
-            )
-        })
-        .collect();
+    let mut records = numbered(&generated);
     // The producer re-sends the first two transactions at the end of the batch.
     for n in 0..2 {
         let (pk, data, _, _) = records[n].clone();
