@@ -60,6 +60,10 @@ STATE_BACKEND_OPERATORS: dict[str, str] = {
 }
 # The stream functions that run on the shard log (ParallelizationFactor 1 under it).
 SHARD_LOG_STREAM_FUNCTIONS = ("fraud-detector", "daily-totals", "session-tracker")
+# The stream functions whose ParallelizationFactor is 1 on either backend: daily-totals' keys
+# (merchant, product, day) are not partition keys, so concurrent batches of a shard could
+# update one key out of order.
+ONE_BATCH_PER_SHARD_ALWAYS = ("daily-totals",)
 
 # daily-totals' products hashed into this many state keys, by StateBackend: only with the
 # first-seen gate (shard_log); without it a bucket key's recent-ids list would overflow its cap.

@@ -99,7 +99,9 @@ def test_stream_functions_consume_transactions_with_failure_handling(expanded: d
         assert props["MaximumRetryAttempts"] >= 0, function  # -1 (infinite) would stall a shard
         assert 60 <= props["MaximumRecordAgeInSeconds"] <= 604800, function
         parallelization = {"Ref": "ParallelizationFactor"}
-        if function in _logical_ids(contract.SHARD_LOG_STREAM_FUNCTIONS):
+        if function in _logical_ids(contract.ONE_BATCH_PER_SHARD_ALWAYS):
+            parallelization = 1
+        elif function in _logical_ids(contract.SHARD_LOG_STREAM_FUNCTIONS):
             parallelization = {"Fn::If": ["UsesShardLog", 1, parallelization]}
         assert props["ParallelizationFactor"] == parallelization, function
         assert props["DestinationConfig"]["OnFailure"]["Destination"] == {
@@ -204,8 +206,10 @@ def test_stream_functions_on_the_shard_log_take_one_batch_per_shard_under_the_co
             for m in mappings.values()
         }
         for function, factor in factors.items():
-            # ParallelizationFactor 1 exactly on the shard log, the parameter otherwise.
-            one = backend == "shard_log" and function in on_shard_log
+            # ParallelizationFactor 1 on the shard log (and for daily-totals always), the
+            # parameter otherwise.
+            one = (backend == "shard_log" and function in on_shard_log) or function in _logical_ids(
+                contract.ONE_BATCH_PER_SHARD_ALWAYS)
             assert factor == (1 if one else {"Ref": "ParallelizationFactor"}), (backend, function)
 
 

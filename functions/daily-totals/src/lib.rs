@@ -36,8 +36,8 @@
 //! concurrently, split by partition key; two of them can then update the same merchant
 //! key out of shard order, and the per-shard high-water mark of the later one would make
 //! the framework skip the earlier one's records as duplicates (lost revenue). The
-//! template's daily-totals event source uses `!Ref ParallelizationFactor`, whose default
-//! is 1: that default is a requirement for daily-totals (scale with shards instead).
+//! template sets daily-totals' event source to 1 whatever the `ParallelizationFactor`
+//! parameter says (scale with shards instead); the infra tests check it.
 //!
 //! ## Duplicates
 //! Kinesis re-deliveries are skipped by the framework. A transaction re-sent by the

@@ -77,9 +77,10 @@ export const FUNCTION_SPECS: FunctionSpec[] = [
     description: 'Event-time daily windows per merchant and product, late side output.',
     stream: {
       batchSize: 10000, maxBatchingWindowSeconds: 1, maxRetryAttempts: 10, maxRecordAgeSeconds: 86400,
-      // Its merchant/product/day keys are not partition keys: it needs 1 on either backend
-      // (functions/daily-totals/src/lib.rs); the parameter's default is 1.
-      parallelizationFactor: oneBatchPerShardOnTheShardLog,
+      // Always 1: its merchant/product/day keys are not partition keys, so concurrent batches
+      // of a shard could update one key out of order and lose revenue
+      // (functions/daily-totals/src/lib.rs); its first-seen gate is on the shard log too.
+      parallelizationFactor: () => 1,
     },
     environment: (p, s, c) => ({
       // On the shard log a first-seen gate (operator daily-totals-ids) drops producer re-sends

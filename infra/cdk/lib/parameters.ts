@@ -57,7 +57,7 @@ export function declareParameters(stack: Stack): StackParameters {
     }),
     shardCount: num('ShardCount', 2, 'Shards of the transactions stream (1 MB/s or 1000 records/s of ingest each).', 1, 64),
     parallelizationFactor: num('ParallelizationFactor', 1,
-      'Concurrent batches per shard for the stream functions (per-key order is kept).', 1, 10),
+      'Concurrent batches per shard for fraud-detector and session-tracker on the dynamodb state backend, and the archiver (per-key order is kept). daily-totals always uses 1, and so do the functions on the shard log.', 1, 10),
     stateBackend: new CfnParameter(stack, 'StateBackend', {
       type: 'String',
       default: 'shard_log',

@@ -84,7 +84,9 @@ test('the four stream functions consume transactions with partial-batch failure 
   });
   template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', mapping({ Ref: 'ParallelizationFactor' }), 1);
   template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping',
-    mapping(onShardLog({ Ref: 'ParallelizationFactor' })), 3);
+    mapping(onShardLog({ Ref: 'ParallelizationFactor' })), 2);
+  // daily-totals: 1 on either backend.
+  template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', mapping(1), 1);
   template.resourceCountIs('AWS::Lambda::EventSourceMapping', 4);
 });
 
@@ -96,10 +98,11 @@ test('fraud-detector, daily-totals, session-tracker and the timer-dispatcher are
     assert.deepEqual(variables.SHARDWISE_STATE_BACKEND, { Ref: 'StateBackend' }, prefix);
     assert.deepEqual(variables.SHARDWISE_STATE_BUCKET, { Ref: 'OperatorStateBucket' }, prefix);
   }
-  for (const prefix of ['FraudDetector', 'DailyTotals', 'SessionTracker']) {
+  for (const prefix of ['FraudDetector', 'SessionTracker']) {
     assert.deepEqual(resources[`${prefix}FunctionTransactions`].Properties.ParallelizationFactor,
       onShardLog({ Ref: 'ParallelizationFactor' }), prefix);
   }
+  assert.equal(resources.DailyTotalsFunctionTransactions.Properties.ParallelizationFactor, 1);
 
   // Every statement naming the state bucket: only in the three roles, each under the
   // condition, objects only under shardwise-state/<its operator>/.
