@@ -111,6 +111,17 @@ struct OutputRecord {
     body: String,
 }
 
+/// [`OutputRecord`] borrowed from the outbox, for encoding without a copy (a busy
+/// session-tracker batch carries thousands of session summaries).
+#[derive(Debug, Serialize)]
+struct OutputRecordRef<'a> {
+    table: OutputTable,
+    pk: &'a str,
+    sk: &'a str,
+    key: &'a str,
+    body: &'a str,
+}
+
 /// A log or snapshot object as written (borrowing everything).
 #[derive(Debug, Serialize)]
 struct ObjectRef<'a> {
@@ -120,7 +131,7 @@ struct ObjectRef<'a> {
     version: u64,
     snapshot: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    outputs: Vec<OutputRecord>,
+    outputs: Vec<OutputRecordRef<'a>>,
 }
 
 /// A log or snapshot object as read.
@@ -250,17 +261,24 @@ pub fn encode_parts(
         snapshot,
         outputs: outputs
             .iter()
-            .map(|o| OutputRecord {
+            .map(|o| OutputRecordRef {
                 table: o.table,
-                pk: o.pk.clone(),
-                sk: o.sk.clone(),
-                key: o.key.clone(),
-                body: o.body.clone(),
+                pk: &o.pk,
+                sk: &o.sk,
+                key: &o.key,
+                body: &o.body,
             })
             .collect(),
     };
+    // Sized up front: growing a multi-megabyte buffer copied it over and again (perf:
+    // session-tracker's outbox of session summaries). An output's body is written as a JSON
+    // string, its quotes escaped: ~1/8 more.
     let bodies: usize = items.iter().map(|(_, s)| s.body.len() + 96).sum();
-    let mut out = Vec::with_capacity(bodies + 256);
+    let outbox: usize = outputs
+        .iter()
+        .map(|o| o.pk.len() + o.sk.len() + o.key.len() + o.body.len() * 9 / 8 + 64)
+        .sum();
+    let mut out = Vec::with_capacity(bodies + outbox + 256);
     let encode = |e: serde_json::Error| Error::Service(format!("encoding log object: {e}"));
     serde_json::to_writer(&mut out, &head).map_err(encode)?;
     // Every part is a JSON object: its closing brace is reopened to append a field.
