@@ -23,6 +23,23 @@ pub struct BatchRecord {
     pub data: Vec<u8>,
 }
 
+/// The shard a batch came from (its first record's `eventID`); `None` for an empty batch.
+pub fn shard_of(event: &KinesisEvent) -> Option<ShardId> {
+    event
+        .records
+        .first()
+        .and_then(|r| r.event_id.as_deref())
+        .and_then(ShardId::from_event_id)
+}
+
+/// The batch's source stream (`eventSourceARN`; every record of a batch has the same).
+pub fn source_arn(event: &KinesisEvent) -> Option<&str> {
+    event
+        .records
+        .iter()
+        .find_map(|r| r.event_source_arn.as_deref())
+}
+
 /// Parses every record's origin. A record without a shard id or with a malformed
 /// sequence number cannot be deduplicated, dead-lettered or reported, so it fails the
 /// whole invocation (Lambda never sends one).

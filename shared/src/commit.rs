@@ -43,7 +43,7 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use futures::stream::{self, StreamExt};
 
-use crate::batch::{self, BatchRecord};
+use crate::batch::{self, BatchRecord, source_arn};
 use crate::clock::Clock;
 use crate::codec::Codec;
 use crate::config::{Consistency, ProcessingConfig};
@@ -261,11 +261,7 @@ where
     /// Processes one Lambda batch. `Err` means the whole batch must be retried (fatal
     /// errors); partial failures are in the report.
     pub async fn process(&self, event: &KinesisEvent) -> Result<BatchReport, Error> {
-        let shard = event
-            .records
-            .first()
-            .and_then(|r| r.event_id.as_deref())
-            .and_then(ShardId::from_event_id);
+        let shard = batch::shard_of(event);
         if let Some(shard) = &shard {
             let parents =
                 crate::shards::ShardParents::new(self.shards.as_deref(), source_arn(event));
@@ -744,14 +740,6 @@ impl<O: Operator, S, C> Processor<O, S, C> {
     pub fn operator_name(&self) -> &str {
         self.operator.name()
     }
-}
-
-/// The batch's source stream (`eventSourceARN`; every record of a batch has the same).
-fn source_arn(event: &KinesisEvent) -> Option<&str> {
-    event
-        .records
-        .iter()
-        .find_map(|r| r.event_source_arn.as_deref())
 }
 
 /// Keeps the last of several outputs to the same item (a keyed output updated by later

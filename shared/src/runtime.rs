@@ -135,12 +135,7 @@ async fn handle<O: Operator, S: StateStore, C: Codec<O::Event>>(
     clock: &dyn Clock,
     event: LambdaEvent<KinesisEvent>,
 ) -> Result<KinesisEventResponse, Error> {
-    let shard = event
-        .payload
-        .records
-        .first()
-        .and_then(|r| r.event_id.as_deref())
-        .and_then(crate::ids::ShardId::from_event_id)
+    let shard = crate::batch::shard_of(&event.payload)
         .map(|s| s.0)
         .unwrap_or_default();
     let span = tracing::info_span!("batch", request_id = %event.context.request_id, shard = %shard,

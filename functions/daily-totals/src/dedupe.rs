@@ -85,20 +85,34 @@ impl<'de> Deserialize<'de> for RecentIds {
     }
 }
 
+/// Drops the entries (arrival second by `second`) older than the horizon before
+/// `arrival_ms`. Arrival timestamps are approximate (and a key's records may come from
+/// several shards), so the list is not assumed sorted: a full pass, bounded by the cap.
+pub(crate) fn forget_stale<T>(entries: &mut Vec<T>, arrival_ms: i64, second: impl Fn(&T) -> i64) {
+    let horizon_s = (arrival_ms - DEDUPE_HORIZON_MS).div_euclid(1000);
+    entries.retain(|e| second(e) >= horizon_s);
+}
+
+/// Appends `entry`, dropping the oldest beyond `max`.
+pub(crate) fn push_capped<T>(entries: &mut Vec<T>, entry: T, max: usize) {
+    entries.push(entry);
+    let excess = entries.len().saturating_sub(max);
+    entries.drain(..excess);
+}
+
 impl RecentIds {
     /// Records `id` arriving at `arrival_ms`; returns false if it was seen already.
     pub fn first_time(&mut self, id: &str, arrival_ms: i64) -> bool {
         let hash = hash64(DEDUPE_SEED, id.as_bytes());
-        let horizon_s = (arrival_ms - DEDUPE_HORIZON_MS).div_euclid(1000);
-        // Arrival timestamps are approximate (and a key's records may come from several
-        // shards), so the list is not assumed sorted: a full pass, bounded by the cap.
-        self.0.retain(|&(_, s)| s >= horizon_s);
+        forget_stale(&mut self.0, arrival_ms, |&(_, s)| s);
         if self.0.iter().any(|&(h, _)| h == hash) {
             return false;
         }
-        self.0.push((hash, arrival_ms.div_euclid(1000)));
-        let excess = self.0.len().saturating_sub(MAX_REMEMBERED);
-        self.0.drain(..excess);
+        push_capped(
+            &mut self.0,
+            (hash, arrival_ms.div_euclid(1000)),
+            MAX_REMEMBERED,
+        );
         true
     }
 

@@ -36,9 +36,9 @@ use shardwise::codec::Codec;
 use shardwise::shards::{ShardDirectory, ShardParents};
 use shardwise::sketch::hash::hash64;
 use shardwise::store::{CommitResult, KeyCommit, StateStore, StoredState};
-use shardwise::{Error, ShardId};
+use shardwise::{Error, batch};
 
-use crate::dedupe::DEDUPE_HORIZON_MS;
+use crate::dedupe::{forget_stale, push_capped};
 use crate::txn::TxnCodec;
 
 /// The gate's operator name: its checkpoints, objects (`shardwise-state/<name>/…`) and
@@ -74,19 +74,16 @@ impl FirstSeen {
     pub fn admit(&mut self, id: &str, sequence: &str, arrival_ms: i64) -> bool {
         let id = hash64(ID_SEED, id.as_bytes());
         let first_sequence = hash64(SEQUENCE_SEED, sequence.as_bytes());
-        let horizon_s = (arrival_ms - DEDUPE_HORIZON_MS).div_euclid(1000);
-        // Arrival timestamps are approximate: a full pass, bounded by the cap.
-        self.0.retain(|s| s.arrival_second >= horizon_s);
+        forget_stale(&mut self.0, arrival_ms, |s| s.arrival_second);
         if let Some(seen) = self.0.iter().find(|s| s.id == id) {
             return seen.first_sequence == first_sequence;
         }
-        self.0.push(Seen {
+        let seen = Seen {
             id,
             first_sequence,
             arrival_second: arrival_ms.div_euclid(1000),
-        });
-        let excess = self.0.len().saturating_sub(MAX_IDS_PER_ACCOUNT);
-        self.0.drain(..excess);
+        };
+        push_capped(&mut self.0, seen, MAX_IDS_PER_ACCOUNT);
         true
     }
 
@@ -187,22 +184,13 @@ impl<G: StateStore> FirstSeenGate<G> {
     /// the batch without its re-sends. An error means nothing was decided durably: the
     /// caller must have the batch re-delivered.
     pub async fn admit(&self, event: &KinesisEvent) -> Result<Admitted, Error> {
-        let shard = event
-            .records
-            .first()
-            .and_then(|r| r.event_id.as_deref())
-            .and_then(ShardId::from_event_id);
-        let Some(shard) = shard else {
+        let Some(shard) = batch::shard_of(event) else {
             return Ok(Admitted {
                 event: None,
                 resends: 0,
             });
         };
-        let arn = event
-            .records
-            .iter()
-            .find_map(|r| r.event_source_arn.as_deref());
-        let parents = ShardParents::new(self.shards.as_deref(), arn);
+        let parents = ShardParents::new(self.shards.as_deref(), batch::source_arn(event));
         self.store.begin_shard(&shard, parents).await?;
         match self.decide(event).await {
             Ok(admitted) => {
@@ -315,6 +303,7 @@ impl<G: StateStore> FirstSeenGate<G> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dedupe::DEDUPE_HORIZON_MS;
 
     #[test]
     fn a_resend_is_refused_and_a_redelivery_of_the_original_is_admitted_again() {

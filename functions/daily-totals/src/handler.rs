@@ -166,12 +166,7 @@ pub async fn run<S: StateStore, G: StateStore>(
             let clock = Arc::clone(&clock);
             Box::pin(async move {
                 let report = handler.process(&event.payload).await?;
-                let shard = event
-                    .payload
-                    .records
-                    .first()
-                    .and_then(|r| r.event_id.as_deref())
-                    .and_then(shardwise::ShardId::from_event_id)
+                let shard = shardwise::batch::shard_of(&event.payload)
                     .map(|s| s.0)
                     .unwrap_or_default();
                 // EMF lines go to stdout, where CloudWatch Logs picks them up.
