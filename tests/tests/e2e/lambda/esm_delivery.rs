@@ -81,6 +81,40 @@ async fn the_batching_window_gathers_records_that_arrive_within_it() {
 }
 
 #[tokio::test]
+async fn a_batch_that_fills_the_6_mb_payload_is_delivered_without_waiting_out_the_window() {
+    let dir = scratch("window-full");
+    let (_env, em) = emulator(&dir, FaultSettings::default()).await;
+    let rec = dir.join("rec");
+    recorder(&em, "f", &rec, &[], Duration::from_secs(5), None);
+    let stream = Arc::new(MemoryStream::new(1));
+    // 16 records of 512 KiB: 8 fit in one 6 MB payload (as base64, ~683 KiB each), far
+    // below the batch size. The window is 300 s: only the payload limit can trigger this batch
+    // within the wait.
+    let big: Vec<String> = (0..16)
+        .map(|i| format!("{i:02}{}", "x".repeat(512 * 1024)))
+        .collect();
+    put_all(
+        &stream,
+        "k",
+        &big.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let m = start(
+        &em,
+        &stream,
+        KinesisEventSpec {
+            batch_size: 10_000,
+            maximum_batching_window_secs: 300,
+            ..kinesis_spec()
+        },
+    );
+    let got = wait_for_batches(&rec, 1).await;
+    assert_eq!(got.len(), 1, "the rest waits for its window");
+    assert_eq!(got[0].len(), 8);
+    assert_eq!(got[0], big[..8]);
+    m.stop();
+}
+
+#[tokio::test]
 async fn a_function_error_blocks_the_shard_and_order_is_preserved() {
     let dir = scratch("blocks");
     let (_env, em) = emulator(&dir, FaultSettings::default()).await;
