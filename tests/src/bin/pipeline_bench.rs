@@ -213,6 +213,17 @@ fn print_throughput(run: &ThroughputRun, options: &ThroughputOptions) {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let s3: u64 = run.s3_ops.values().map(|(n, _)| n).sum();
+    let s3_bytes: u64 = run.s3_ops.values().map(|(_, b)| b).sum();
+    println!(
+        "  S3 requests: {s3} ({}); {:.1} MB received",
+        run.s3_ops
+            .iter()
+            .map(|(k, (n, _))| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        s3_bytes as f64 / 1e6
+    );
     println!(
         "  CPU: {:.1} s (emulator + putter + functions) = {:.0} CPU-s per million records",
         run.cpu_seconds,

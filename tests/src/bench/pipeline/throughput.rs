@@ -73,6 +73,9 @@ pub struct ThroughputRun {
     pub dynamodb_ops: BTreeMap<String, u64>,
     /// Kinesis requests by operation.
     pub kinesis_ops: BTreeMap<String, u64>,
+    /// S3 requests by operation, with body bytes received (the shard-log state backend
+    /// and the archiver write there).
+    pub s3_ops: BTreeMap<String, (u64, u64)>,
     /// CPU-seconds of the emulator process and the functions over the run.
     pub cpu_seconds: f64,
     /// Mapping configuration.
@@ -225,6 +228,15 @@ async fn measure(
         functions,
         dynamodb_ops: by_op("dynamodb"),
         kinesis_ops: by_op("kinesis"),
+        s3_ops: ops["s3"]["operations"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(op, c)| {
+                let n = |k: &str| c[k].as_u64().unwrap_or(0);
+                (op.clone(), (n("requests"), n("bytes_in")))
+            })
+            .collect(),
         cpu_seconds: cpu,
         load,
         mappings: mapping_lines(
