@@ -58,7 +58,9 @@
 //!   per batch (`SHARDWISE_STATE_BACKEND=shard_log`), timers fired in-process.
 //! - [`fold`] — one key's records folded into its state (pure); [`commit`] — the batch
 //!   commit (grouping, reads, concurrent conditional writes, conflicts, throttles).
-//! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`deadletter`] — poison records and timers.
+//! - [`batch`] — Kinesis event in, `KinesisEventResponse` out; [`kinesis_event`] — the
+//!   event read fast into `aws_lambda_events`' type (`LambdaEvent<KinesisBatch>`);
+//!   [`deadletter`] — poison records and timers.
 //! - [`watermark`] — per-shard watermarks, idle advancement, forced floors; [`shards`] —
 //!   `ListShards` discovery, so shards that have not reported yet hold the watermark back,
 //!   and shard lineage, so the high-water marks of retired parent shards are pruned.
@@ -78,6 +80,8 @@
 //! - `tokio`, `futures`: async runtime; `buffer_unordered` bounds concurrent key commits.
 //! - `serde`, `serde_json`: state, outputs and the default codec.
 //! - `rand`: jitter for throttling backoff. `thiserror`: the error enum.
+//! - `base64`, `chrono`: a Kinesis record's data and arrival time, as `aws_lambda_events`
+//!   holds them. `lz4_flex`: shard-log objects.
 //! - `tracing`, `tracing-subscriber` (json): structured logs with request/shard fields.
 
 pub mod batch;
@@ -102,6 +106,7 @@ pub mod error;
 pub mod fold;
 pub mod harness;
 pub mod ids;
+pub mod kinesis_event;
 #[cfg(test)]
 mod lineage_tests;
 pub mod memory_store;
@@ -129,6 +134,7 @@ pub use dynamo_store::DynamoStateStore;
 pub use error::{Error, RetryClass};
 pub use harness::Harness;
 pub use ids::{EventTime, PartitionKey, SequenceNumber, ShardId};
+pub use kinesis_event::KinesisBatch;
 pub use memory_store::MemoryStateStore;
 pub use operator::{
     Context, Effects, LateEvent, Operator, Placement, RecordMeta, TimeDomain, Timer, TimerChange,

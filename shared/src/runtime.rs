@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::{LambdaEvent, service_fn};
 
@@ -14,6 +13,7 @@ use crate::config::{ProcessingConfig, StateBackend};
 use crate::dispatcher::DispatcherConfig;
 use crate::dynamo_store::DynamoStateStore;
 use crate::error::Error;
+use crate::kinesis_event::KinesisBatch;
 use crate::operator::Operator;
 use crate::shard_log::{AwsShardLog, ShardLogStore};
 use crate::shards::KinesisShardDirectory;
@@ -119,7 +119,7 @@ async fn serve<O: Operator, S: StateStore, C: Codec<O::Event>>(
     // Boxed: the runtime's future type is deep enough to overflow the compiler's query
     // depth limit in a user's `main` otherwise.
     Box::pin(lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<KinesisEvent>| {
+        move |event: LambdaEvent<KinesisBatch>| {
             let processor = Arc::clone(&processor);
             let clock = Arc::clone(&clock);
             let operator_name = operator_name.clone();
@@ -133,15 +133,16 @@ async fn handle<O: Operator, S: StateStore, C: Codec<O::Event>>(
     processor: &Processor<O, S, C>,
     operator_name: &str,
     clock: &dyn Clock,
-    event: LambdaEvent<KinesisEvent>,
+    event: LambdaEvent<KinesisBatch>,
 ) -> Result<KinesisEventResponse, Error> {
-    let shard = crate::batch::shard_of(&event.payload)
+    let payload = event.payload.into_inner();
+    let shard = crate::batch::shard_of(&payload)
         .map(|s| s.0)
         .unwrap_or_default();
     let span = tracing::info_span!("batch", request_id = %event.context.request_id, shard = %shard,
-        records = event.payload.records.len());
+        records = payload.records.len());
     let _entered = span.enter();
-    let report = processor.process(&event.payload).await?;
+    let report = processor.process(&payload).await?;
     // EMF lines go to stdout, where CloudWatch Logs picks them up.
     println!(
         "{}",

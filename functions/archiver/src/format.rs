@@ -119,10 +119,13 @@ pub fn encode_object(lines: &[ArchiveLine]) -> Vec<u8> {
             json.push(b'\n');
         }
     }
-    // mtime 0, no name: the header is the same on every attempt.
+    // mtime 0, no name: the header is the same on every attempt. Level 1: on archive
+    // lines it compresses ~3x faster than the default level 6 (615 against 212 MB/s, and
+    // the archiver's CPU was mostly gzip), for objects ~1.5x larger; the archive is
+    // written once per record and read once a night.
     let mut gz = GzBuilder::new()
         .mtime(0)
-        .write(Vec::new(), Compression::default());
+        .write(Vec::new(), Compression::fast());
     // Writing to a Vec cannot fail.
     let _ = gz.write_all(&json);
     gz.finish().unwrap_or_default()

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use archiver::Archiver;
-use aws_lambda_events::event::kinesis::KinesisEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
+use shardwise::KinesisBatch;
 
 /// Bucket for the raw archive (infra/template.yaml Globals).
 const ENV_ARCHIVE_BUCKET: &str = "ARCHIVE_BUCKET";
@@ -28,11 +28,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .build(),
     );
     let archiver = Arc::new(Archiver::new(s3, &bucket));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisEvent>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisBatch>| {
         let archiver = Arc::clone(&archiver);
         async move {
             archiver
-                .handle(&event.payload)
+                .handle(&event.payload.into_inner())
                 .await
                 .map_err(lambda_runtime::Error::from)
         }

@@ -15,8 +15,8 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::{LambdaEvent, service_fn};
 use shardwise::{
-    BatchReport, Clock, Error, ProcessingConfig, Processor, RetryClass, SequenceNumber,
-    ShardDirectory, StateStore,
+    BatchReport, Clock, Error, KinesisBatch, ProcessingConfig, Processor, RetryClass,
+    SequenceNumber, ShardDirectory, StateStore,
 };
 
 use crate::gate::FirstSeenGate;
@@ -161,12 +161,13 @@ pub async fn run<S: StateStore, G: StateStore>(
 ) -> Result<(), lambda_runtime::Error> {
     let handler = Arc::new(handler);
     Box::pin(lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<KinesisEvent>| {
+        move |event: LambdaEvent<KinesisBatch>| {
             let handler = Arc::clone(&handler);
             let clock = Arc::clone(&clock);
             Box::pin(async move {
-                let report = handler.process(&event.payload).await?;
-                let shard = shardwise::batch::shard_of(&event.payload)
+                let payload = event.payload.into_inner();
+                let report = handler.process(&payload).await?;
+                let shard = shardwise::batch::shard_of(&payload)
                     .map(|s| s.0)
                     .unwrap_or_default();
                 // EMF lines go to stdout, where CloudWatch Logs picks them up.
@@ -177,7 +178,7 @@ pub async fn run<S: StateStore, G: StateStore>(
                         .emf_line(crate::OPERATOR_NAME, &shard, clock.now().0)
                 );
                 tracing::info!(
-                    records = event.payload.records.len(),
+                    records = payload.records.len(),
                     failed_from = ?report.first_failure.as_ref().map(ToString::to_string),
                     "batch done"
                 );

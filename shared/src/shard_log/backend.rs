@@ -12,8 +12,9 @@
 //!   that ever committed, so the timer dispatcher finds idle shards without a `Scan`.
 //!
 //! Objects (the checkpoint names them without the backend's prefix):
-//! `<prefix><operator>/<shard>/<version, 20 digits>-<nonce>.json` (log) and
-//! `…/snapshot-<version>-<nonce>.json`. The random nonce keeps a losing writer from
+//! `<prefix><operator>/<shard>/<version, 20 digits>-<nonce>.json.lz4` (log) and
+//! `…/snapshot-<version>-<nonce>.json.lz4` (LZ4 frames of JSON, see [`format`](super::format);
+//! objects named `.json` by earlier builds are plain JSON, and still read). The random nonce keeps a losing writer from
 //! overwriting the winner's object of the same version: the checkpoint names exactly the
 //! objects that count.
 
@@ -282,7 +283,7 @@ impl ShardLogBackend for AwsShardLog {
             .put_object()
             .bucket(&self.bucket)
             .key(format!("{}{key}", self.prefix))
-            .content_type("application/json")
+            .content_type("application/x-lz4")
             .body(bytes.into())
             // SigV4's SHA-256 of a multi-megabyte object was 2% of fraud-detector's CPU
             // on R1; the SDK's default CRC32 checksum, which S3 verifies, still covers

@@ -424,7 +424,13 @@ impl<S: StateStore, B: ShardLogBackend> ShardLogStore<S, B> {
                     .collect()
             };
             items.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            format::encode_parts(&self.operator, shard, (version, rotate), &items, &outputs)?
+            format::seal(&format::encode_parts(
+                &self.operator,
+                shard,
+                (version, rotate),
+                &items,
+                &outputs,
+            )?)?
         };
         let size = bytes.len() as u64;
         let key = self.object_key(shard, version, rotate);
@@ -525,7 +531,7 @@ impl<S: StateStore, B: ShardLogBackend> ShardLogStore<S, B> {
         let nonce: u64 = rand::random();
         let kind = if snapshot { "snapshot-" } else { "" };
         format!(
-            "{}/{shard}/{kind}{version:020}-{nonce:016x}.json",
+            "{}/{shard}/{kind}{version:020}-{nonce:016x}.json.lz4",
             self.operator
         )
     }
