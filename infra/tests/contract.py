@@ -65,10 +65,13 @@ SHARD_LOG_STREAM_FUNCTIONS = ("fraud-detector", "daily-totals", "session-tracker
 # update one key out of order.
 ONE_BATCH_PER_SHARD_ALWAYS = ("daily-totals",)
 
-# daily-totals' products hashed into this many state keys, by StateBackend: only with the
-# first-seen gate (shard_log); without it a bucket key's recent-ids list would overflow its cap.
-PRODUCT_BUCKETS_VARIABLE = "DAILY_TOTALS_PRODUCT_BUCKETS"
-PRODUCT_BUCKETS: dict[str, str] = {"shard_log": "16", "dynamodb": "0"}
+# daily-totals' products and merchants hashed into this many state keys, by StateBackend:
+# only with the first-seen gate (shard_log); without it a bucket key's recent-ids list would
+# overflow its cap.
+BUCKETS: dict[str, dict[str, str]] = {
+    "DAILY_TOTALS_PRODUCT_BUCKETS": {"shard_log": "16", "dynamodb": "0"},
+    "DAILY_TOTALS_MERCHANT_BUCKETS": {"shard_log": "32", "dynamodb": "0"},
+}
 
 
 def state_object_prefix(operator: str) -> str:

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import contract
 import normalize
 import samexpand
@@ -79,9 +81,10 @@ def test_expanded_functions_carry_runtime_architecture_and_the_environment_contr
         if logical_id in _logical_ids(contract.STATE_BACKEND_OPERATORS):
             expected.update(contract.STATE_BACKEND_ENVIRONMENT)
         if logical_id in _logical_ids(["daily-totals"]):
-            # A literal by condition, not a Ref: checked by backend in its own test below.
-            assert contract.PRODUCT_BUCKETS_VARIABLE in variables, logical_id
-            del variables[contract.PRODUCT_BUCKETS_VARIABLE]
+            # Literals by condition, not Refs: checked by backend in their own test below.
+            for name in contract.BUCKETS:
+                assert name in variables, logical_id
+                del variables[name]
         assert {name: value.get("Ref") for name, value in variables.items()} == expected, logical_id
 
 
@@ -213,24 +216,24 @@ def test_stream_functions_on_the_shard_log_take_one_batch_per_shard_under_the_co
             assert factor == (1 if one else {"Ref": "ParallelizationFactor"}), (backend, function)
 
 
-def test_daily_totals_hashes_products_into_16_keys_only_with_its_first_seen_gate_on_the_shard_log(
-    sam_template: dict[str, Any], expanded: dict[str, Any],
+@pytest.mark.parametrize("name", sorted(contract.BUCKETS))
+def test_daily_totals_hashes_products_and_merchants_into_buckets_only_with_its_first_seen_gate(
+    sam_template: dict[str, Any], expanded: dict[str, Any], name: str,
 ) -> None:
-    name = contract.PRODUCT_BUCKETS_VARIABLE
     # Not in Globals, and on no other function: only daily-totals reads it.
     assert name not in sam_template["Globals"]["Function"]["Environment"]["Variables"]
     functions = samexpand.resources_of_type(expanded, "AWS::Lambda::Function")
     with_buckets = {fn for fn, r in functions.items() if name in r["Properties"]["Environment"]["Variables"]}
     assert with_buckets == _logical_ids(["daily-totals"])
     variables = functions["DailyTotalsFunction"]["Properties"]["Environment"]["Variables"]
-    for backend, buckets in contract.PRODUCT_BUCKETS.items():
+    for backend, buckets in contract.BUCKETS[name].items():
         conditions = normalize.condition_values(expanded, {"StateBackend": backend})
         resolved = normalize.resolve_conditions(variables, conditions)
         # Lambda environment values are strings: a number here would fail the deployment.
         assert resolved[name] == buckets, backend
         # The gate (the backend variable) and the buckets go together.
         assert resolved["SHARDWISE_STATE_BACKEND"] == {"Ref": "StateBackend"}, backend
-    assert set(contract.PRODUCT_BUCKETS) == set(sam_template["Parameters"]["StateBackend"]["AllowedValues"])
+    assert set(contract.BUCKETS[name]) == set(sam_template["Parameters"]["StateBackend"]["AllowedValues"])
 
 
 def test_operator_state_objects_never_expire(expanded: dict[str, Any]) -> None:
@@ -249,6 +252,6 @@ def test_query_api_has_an_iam_authenticated_function_url(expanded: dict[str, Any
 
 def test_readme_documents_the_whole_environment_contract() -> None:
     readme = (samexpand.INFRA_DIR / "README.md").read_text()
-    names = [*contract.ENVIRONMENT, *contract.STATE_BACKEND_ENVIRONMENT, contract.PRODUCT_BUCKETS_VARIABLE, "StateBackend"]
+    names = [*contract.ENVIRONMENT, *contract.STATE_BACKEND_ENVIRONMENT, *contract.BUCKETS, "StateBackend"]
     missing = [name for name in names if f"`{name}`" not in readme]
     assert missing == []

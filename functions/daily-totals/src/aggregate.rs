@@ -1,7 +1,8 @@
 //! What one key accumulates per UTC day, depending on its dimension.
 //!
 //! - merchant keys: revenue and count per currency, and a HyperLogLog of accounts
-//!   (unless `DAILY_TOTALS_DISTINCT_ACCOUNTS=off`, [`crate::config::AccountSketch`]);
+//!   (unless `DAILY_TOTALS_DISTINCT_ACCOUNTS=off`, [`crate::config::AccountSketch`]); a
+//!   merchant bucket keeps both per merchant;
 //! - product keys: revenue and count per currency;
 //! - day keys: a deterministic bottom-k sample of transaction ids.
 //!
@@ -124,6 +125,9 @@ pub struct DayAcc {
     /// `product_buckets` > 0).
     #[serde(rename = "m", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub by_id: BTreeMap<String, BTreeMap<String, Total>>,
+    /// Distinct accounts per merchant (merchant bucket keys).
+    #[serde(rename = "h", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accounts_by_id: BTreeMap<String, HyperLogLog>,
 }
 
 /// The daily aggregate of one dimension.
@@ -157,6 +161,14 @@ impl Aggregate for DayAggregate {
                 let total = totals.entry(t.currency.clone()).or_default();
                 total.revenue_minor += t.amount_minor;
                 total.count += 1;
+                if self.dimension == Dimension::Merchant
+                    && self.account_sketch == AccountSketch::Hll
+                {
+                    acc.accounts_by_id
+                        .entry(id.clone())
+                        .or_insert_with(|| HyperLogLog::new(self.hll_precision))
+                        .insert(t.account_id.as_bytes());
+                }
             }
             Dimension::Merchant | Dimension::Product => {
                 let total = acc.totals.entry(t.currency.clone()).or_default();
@@ -190,6 +202,16 @@ impl Aggregate for DayAggregate {
                 let total = mine.entry(currency).or_default();
                 total.revenue_minor += t.revenue_minor;
                 total.count += t.count;
+            }
+        }
+        for (id, sketch) in other.accounts_by_id {
+            match acc.accounts_by_id.entry(id) {
+                std::collections::btree_map::Entry::Occupied(mut mine) => {
+                    mine.get_mut().merge(&sketch);
+                }
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(sketch);
+                }
             }
         }
         match (&mut acc.accounts, other.accounts) {

@@ -218,7 +218,9 @@ fn emit(
         };
         ctx.emit_keyed(pk.clone(), sk, DailyOutput::Total(out));
     }
-    if let Some(accounts) = &r.result.accounts {
+    // A merchant bucket's sketches are per merchant too.
+    let per_id = r.result.accounts_by_id.iter().map(|(m, a)| (m.as_str(), a));
+    for (id, accounts) in r.result.accounts.iter().map(|a| (id, a)).chain(per_id) {
         let out = DistinctAccounts {
             day: day.clone(),
             merchant: id.to_owned(),
@@ -413,6 +415,46 @@ mod tests {
             .collect();
         rows.sort();
         rows
+    }
+
+    /// Distinct-account rows `(merchant, estimate)` after the day closed, sorted. Each
+    /// merchant gets several transactions from a few repeated accounts.
+    fn distinct_rows(config: DailyTotalsConfig) -> Vec<(String, u64)> {
+        let mut h = Harness::new(DailyTotals::new(Dimension::Merchant, config));
+        for i in 0..200 {
+            let id = format!("tx-{i}");
+            h.process(Txn {
+                merchant_id: format!("m-{:05}", i % 7),
+                account_id: format!("acc-{}", i % (3 + i % 7)),
+                ..txn(&id, 100)
+            })
+            .unwrap();
+        }
+        h.advance_watermark(EventTime(DAY_START_MS + DAY_MS + 1))
+            .unwrap();
+        let mut rows: Vec<_> = h
+            .outputs
+            .iter()
+            .filter_map(|(_, _, o)| match o {
+                DailyOutput::Distinct(d) => Some((d.merchant.clone(), d.distinct_accounts)),
+                _ => None,
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    #[test]
+    fn merchant_buckets_keep_a_sketch_per_merchant_with_the_same_distinct_rows() {
+        let plain = dedupe(Dedupe::Off);
+        let expected = distinct_rows(plain);
+        assert_eq!(expected.len(), 7, "{expected:?}");
+        assert!(expected.iter().any(|(_, n)| *n > 3), "{expected:?}");
+        let bucketed = DailyTotalsConfig {
+            merchant_buckets: 3,
+            ..plain
+        };
+        assert_eq!(distinct_rows(bucketed), expected);
     }
 
     #[test]

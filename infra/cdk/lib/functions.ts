@@ -90,6 +90,10 @@ export const FUNCTION_SPECS: FunctionSpec[] = [
       // Products hashed into 16 state keys (product keys were ~0.27 UpdateItem per event);
       // only with the gate: a bucket key's recent-ids list would overflow its cap.
       DAILY_TOTALS_PRODUCT_BUCKETS: Fn.conditionIf(c.usesShardLog.logicalId, '16', '0').toString(),
+      // Merchants hashed into 32 state keys, each keeping its merchants' totals and account
+      // sketches (one UpdateItem per merchant was 0.11 per event); ~80 busy merchants fit a
+      // bucket's state budget, so 32 hold ~2,500.
+      DAILY_TOTALS_MERCHANT_BUCKETS: Fn.conditionIf(c.usesShardLog.logicalId, '32', '0').toString(),
     }),
   },
   {

@@ -58,8 +58,12 @@ const SHARD_LOG_ROLES: Record<string, string> = {
   SessionTrackerRole: 'session-tracker',
   TimerDispatcherRole: 'session-tracker',
 };
-/** daily-totals' own variables: product buckets only with its first-seen gate. */
-const DAILY_TOTALS_ENVIRONMENT = ['DAILY_TOTALS_PRODUCT_BUCKETS'];
+/** daily-totals' own variables: product and merchant buckets only with its first-seen gate. */
+const DAILY_TOTALS_BUCKETS: Record<string, string> = {
+  DAILY_TOTALS_PRODUCT_BUCKETS: '16',
+  DAILY_TOTALS_MERCHANT_BUCKETS: '32',
+};
+const DAILY_TOTALS_ENVIRONMENT = Object.keys(DAILY_TOTALS_BUCKETS);
 const onShardLog = (parallelizationFactor: unknown) => ({ 'Fn::If': ['UsesShardLog', 1, parallelizationFactor] });
 
 test('every function receives the whole environment contract', () => {
@@ -133,12 +137,14 @@ test('fraud-detector, daily-totals, session-tracker and the timer-dispatcher are
   }
 });
 
-test('daily-totals hashes products into 16 state keys only with its first-seen gate (the shard log)', () => {
+test('daily-totals hashes products and merchants into buckets only with its first-seen gate (the shard log)', () => {
   const variables = resources.DailyTotalsFunction.Properties.Environment.Variables;
-  assert.deepEqual(variables.DAILY_TOTALS_PRODUCT_BUCKETS, { 'Fn::If': ['UsesShardLog', '16', '0'] });
-  for (const spec of FUNCTION_SPECS.filter((f) => f.name !== 'daily-totals')) {
-    const others = resources[`${spec.prefix}Function`].Properties.Environment.Variables;
-    assert.equal(others.DAILY_TOTALS_PRODUCT_BUCKETS, undefined, spec.name);
+  for (const [name, buckets] of Object.entries(DAILY_TOTALS_BUCKETS)) {
+    assert.deepEqual(variables[name], { 'Fn::If': ['UsesShardLog', buckets, '0'] }, name);
+    for (const spec of FUNCTION_SPECS.filter((f) => f.name !== 'daily-totals')) {
+      const others = resources[`${spec.prefix}Function`].Properties.Environment.Variables;
+      assert.equal(others[name], undefined, `${spec.name} ${name}`);
+    }
   }
 });
 

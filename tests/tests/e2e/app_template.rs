@@ -27,8 +27,9 @@ const SESSION_TRACKER_OPERATOR: &str = "session-tracker";
 /// The operator name of daily-totals' first-seen gate (its shard-log store; part of the IAM
 /// contract: the role is granted `shardwise-state/daily-totals-ids/*`).
 const DAILY_TOTALS_GATE_OPERATOR: &str = daily_totals::GATE_OPERATOR;
-/// daily-totals' product-bucket variable.
+/// daily-totals' bucket variables.
 const ENV_PRODUCT_BUCKETS: &str = daily_totals::config::ENV_PRODUCT_BUCKETS;
+const ENV_MERCHANT_BUCKETS: &str = daily_totals::config::ENV_MERCHANT_BUCKETS;
 /// A parallelization factor other than the shard log's 1, to see which one a mapping got.
 const OTHER_FACTOR: u32 = 4;
 
@@ -68,12 +69,18 @@ const ONE_BATCH_PER_SHARD: [&str; 3] = [
     binaries::SESSION_TRACKER,
 ];
 
-/// daily-totals' product buckets for a backend: 16 only with the first-seen gate (without it
-/// a bucket key's recent-ids list would overflow its cap); other functions have none.
-fn product_buckets(binary: &str, shard_log: bool) -> Option<&'static str> {
+/// daily-totals' product and merchant buckets for a backend: 16 and 32 only with the
+/// first-seen gate (without it a bucket key's recent-ids list would overflow its cap);
+/// other functions have none.
+fn buckets(variable: &str, binary: &str, shard_log: bool) -> Option<&'static str> {
+    let on_shard_log = if variable == ENV_MERCHANT_BUCKETS {
+        "32"
+    } else {
+        "16"
+    };
     match (binary == binaries::DAILY_TOTALS, shard_log) {
         (false, _) => None,
-        (true, true) => Some("16"),
+        (true, true) => Some(on_shard_log),
         (true, false) => Some("0"),
     }
 }
@@ -122,14 +129,13 @@ fn check_wiring(template: &Template, shard_log: bool) {
     let mut seen = Vec::new();
     for function in &template.functions {
         let binary = function.binary.as_str();
-        assert_eq!(
-            function
-                .environment
-                .get(ENV_PRODUCT_BUCKETS)
-                .map(String::as_str),
-            product_buckets(binary, shard_log),
-            "{binary}: product buckets"
-        );
+        for variable in [ENV_PRODUCT_BUCKETS, ENV_MERCHANT_BUCKETS] {
+            assert_eq!(
+                function.environment.get(variable).map(String::as_str),
+                buckets(variable, binary, shard_log),
+                "{binary}: {variable}"
+            );
+        }
         match expected.get(binary) {
             Some(&(operator, granted)) => {
                 seen.push(binary);
@@ -188,7 +194,7 @@ fn by_default_the_shard_log_holds_fraud_session_and_daily_totals_gate_state_one_
 }
 
 #[test]
-fn state_backend_dynamodb_puts_them_back_on_per_key_items_without_product_buckets_and_the_factor() {
+fn state_backend_dynamodb_puts_them_back_on_per_key_items_without_buckets_and_the_factor() {
     let template = load(&[
         ("StateBackend", "dynamodb".to_owned()),
         ("ParallelizationFactor", OTHER_FACTOR.to_string()),

@@ -44,13 +44,15 @@ async fn a_generated_day_through_processors_watermarks_and_the_dispatcher_matche
 }
 
 /// The template's shard-log configuration: re-sends dropped per account by the gate (its
-/// memory on an in-memory shard log), product keys in buckets; the same outputs.
+/// memory on an in-memory shard log), product and merchant keys in buckets (a merchant
+/// bucket keeping each merchant's sketch); the same outputs, distinct accounts included.
 #[tokio::test]
-async fn with_the_first_seen_gate_and_product_buckets_a_generated_day_matches_ground_truth() {
+async fn with_the_first_seen_gate_and_buckets_a_generated_day_matches_ground_truth() {
     let processing = ProcessingConfig::new("state", "dead-letters");
     let mut s = Scenario::new(11, 2_500, processing.watermark.out_of_orderness_ms);
     s.config.dedupe = Dedupe::Account;
     s.config.product_buckets = 8;
+    s.config.merchant_buckets = 4;
     let store = Arc::new(MemoryStateStore::default());
     let clock = Arc::new(ManualClock::new(EventTime(s.day_start)));
     let gate_store = ShardLogStore::new(
@@ -71,6 +73,14 @@ async fn with_the_first_seen_gate_and_product_buckets_a_generated_day_matches_gr
     assert!(
         !products.is_empty() && products.iter().all(|k| k.contains("#bucket~")),
         "{products:?}"
+    );
+    let merchants: Vec<_> = states
+        .keys()
+        .filter(|k| k.starts_with("daily-totals#merchant#"))
+        .collect();
+    assert!(
+        !merchants.is_empty() && merchants.iter().all(|k| k.contains("#bucket~")),
+        "{merchants:?}"
     );
     assert!(
         states
