@@ -390,58 +390,51 @@ mod tests {
         assert_eq!(op.name(), OPERATOR_NAME);
     }
 
+    /// `pick`'s rows of the merchant operator's outputs after `txns` and the day's close,
+    /// sorted.
+    fn closed_day_rows<T: Ord>(
+        config: DailyTotalsConfig,
+        txns: impl IntoIterator<Item = Txn>,
+        pick: impl Fn(&DailyOutput) -> Option<T>,
+    ) -> Vec<T> {
+        let mut h = Harness::new(DailyTotals::new(Dimension::Merchant, config));
+        for t in txns {
+            h.process(t).unwrap();
+        }
+        h.advance_watermark(EventTime(DAY_START_MS + DAY_MS + 1))
+            .unwrap();
+        let mut rows: Vec<T> = h.outputs.iter().filter_map(|(_, _, o)| pick(o)).collect();
+        rows.sort();
+        rows
+    }
+
     /// Merchant rows `(merchant, revenue, count)` after the day closed, sorted.
     fn merchant_rows(
         config: DailyTotalsConfig,
         txns: &[(&str, &str, i64)],
     ) -> Vec<(String, i64, u64)> {
-        let mut h = Harness::new(DailyTotals::new(Dimension::Merchant, config));
-        for (id, merchant, amount) in txns {
-            h.process(Txn {
-                merchant_id: (*merchant).to_owned(),
-                ..txn(id, *amount)
-            })
-            .unwrap();
-        }
-        h.advance_watermark(EventTime(DAY_START_MS + DAY_MS + 1))
-            .unwrap();
-        let mut rows: Vec<_> = h
-            .outputs
-            .iter()
-            .filter_map(|(_, _, o)| match o {
-                DailyOutput::Total(t) => Some((t.id.clone(), t.revenue_minor, t.count)),
-                _ => None,
-            })
-            .collect();
-        rows.sort();
-        rows
+        let txns = txns.iter().map(|(id, merchant, amount)| Txn {
+            merchant_id: (*merchant).to_owned(),
+            ..txn(id, *amount)
+        });
+        closed_day_rows(config, txns, |o| match o {
+            DailyOutput::Total(t) => Some((t.id.clone(), t.revenue_minor, t.count)),
+            _ => None,
+        })
     }
 
     /// Distinct-account rows `(merchant, estimate)` after the day closed, sorted. Each
     /// merchant gets several transactions from a few repeated accounts.
     fn distinct_rows(config: DailyTotalsConfig) -> Vec<(String, u64)> {
-        let mut h = Harness::new(DailyTotals::new(Dimension::Merchant, config));
-        for i in 0..200 {
-            let id = format!("tx-{i}");
-            h.process(Txn {
-                merchant_id: format!("m-{:05}", i % 7),
-                account_id: format!("acc-{}", i % (3 + i % 7)),
-                ..txn(&id, 100)
-            })
-            .unwrap();
-        }
-        h.advance_watermark(EventTime(DAY_START_MS + DAY_MS + 1))
-            .unwrap();
-        let mut rows: Vec<_> = h
-            .outputs
-            .iter()
-            .filter_map(|(_, _, o)| match o {
-                DailyOutput::Distinct(d) => Some((d.merchant.clone(), d.distinct_accounts)),
-                _ => None,
-            })
-            .collect();
-        rows.sort();
-        rows
+        let txns = (0..200).map(|i| Txn {
+            merchant_id: format!("m-{:05}", i % 7),
+            account_id: format!("acc-{}", i % (3 + i % 7)),
+            ..txn(&format!("tx-{i}"), 100)
+        });
+        closed_day_rows(config, txns, |o| match o {
+            DailyOutput::Distinct(d) => Some((d.merchant.clone(), d.distinct_accounts)),
+            _ => None,
+        })
     }
 
     #[test]

@@ -66,22 +66,14 @@ async fn with_the_first_seen_gate_and_buckets_a_generated_day_matches_ground_tru
         .with_gate(Arc::new(gate_store));
     generated_day(&s, &processing, &store, &clock, &handler).await;
     let states = store.snapshot().states;
-    let products: Vec<_> = states
-        .keys()
-        .filter(|k| k.starts_with("daily-totals#product#"))
-        .collect();
-    assert!(
-        !products.is_empty() && products.iter().all(|k| k.contains("#bucket~")),
-        "{products:?}"
-    );
-    let merchants: Vec<_> = states
-        .keys()
-        .filter(|k| k.starts_with("daily-totals#merchant#"))
-        .collect();
-    assert!(
-        !merchants.is_empty() && merchants.iter().all(|k| k.contains("#bucket~")),
-        "{merchants:?}"
-    );
+    for dimension in ["product", "merchant"] {
+        let prefix = format!("daily-totals#{dimension}#");
+        let keys: Vec<_> = states.keys().filter(|k| k.starts_with(&prefix)).collect();
+        assert!(
+            !keys.is_empty() && keys.iter().all(|k| k.contains("#bucket~")),
+            "{keys:?}"
+        );
+    }
     assert!(
         states
             .iter()
