@@ -124,33 +124,33 @@ pub async fn iterator(
         })
 }
 
-/// One page of records.
+/// One page of records: the emulator's own stream read typed, without a JSON value tree
+/// per record in between (the JSON API renders the same page), and counted like the
+/// GetRecords call it stands for.
 pub async fn get_records(
     emulator: &Emulator,
     iterator: &str,
     limit: u32,
 ) -> Result<Page, AwsJsonError> {
-    let r = call(
-        emulator,
-        "GetRecords",
-        json!({"ShardIterator": iterator, "Limit": limit}),
-    )
-    .await?;
+    let limit = usize::try_from(limit.clamp(1, 10_000)).unwrap_or(1);
+    let page = emulator.kinesis.read_page(iterator, limit, None);
+    emulator
+        .metrics
+        .record("kinesis", "GetRecords", 0, 0, page.is_err());
+    let page = page?;
     Ok(Page {
-        records: r
-            .get("Records")
-            .and_then(Value::as_array)
+        records: page
+            .records
             .into_iter()
-            .flatten()
-            .filter_map(Record::from_get_records)
+            .map(|r| Record {
+                sequence_number: r.sequence_number,
+                partition_key: r.partition_key.as_ref().to_owned(),
+                data_base64: r.data_base64,
+                arrival: r.arrival_millis as f64 / 1000.0,
+                encryption_type: None,
+            })
             .collect(),
-        next_iterator: r
-            .get("NextShardIterator")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        millis_behind: r
-            .get("MillisBehindLatest")
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
+        next_iterator: page.next_iterator,
+        millis_behind: page.millis_behind,
     })
 }
