@@ -1,7 +1,9 @@
 //! Where a mapping reads records from.
 //!
-//! In `up`, always the emulator's own Kinesis service ([`KinesisSource`], through the
-//! same JSON entry point SDK calls reach). The trait exists so the mapping's delivery
+//! In `up`, always the emulator's own Kinesis service ([`KinesisSource`]): ListShards and
+//! GetShardIterator through the same JSON entry point SDK calls reach, GetRecords through
+//! the typed page that entry point renders (same checks, throttles and counters, without
+//! a JSON value per record). The trait exists so the mapping's delivery
 //! semantics — the hard part — can also be exercised against
 //! [`MemoryStream`](super::memory::MemoryStream), a small in-memory shard log, while or
 //! wherever the Kinesis service is not available.
