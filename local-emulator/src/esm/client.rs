@@ -132,8 +132,7 @@ pub async fn get_records(
     iterator: &str,
     limit: u32,
 ) -> Result<Page, AwsJsonError> {
-    let limit = usize::try_from(limit.clamp(1, 10_000)).unwrap_or(1);
-    let page = emulator.kinesis.read_page(iterator, limit, None);
+    let page = emulator.kinesis.read_page(iterator, limit as usize, None);
     emulator
         .metrics
         .record("kinesis", "GetRecords", 0, 0, page.is_err());

@@ -28,24 +28,6 @@ pub struct Record {
 }
 
 impl Record {
-    /// Reads a GetRecords `Records` entry.
-    pub fn from_get_records(v: &Value) -> Option<Self> {
-        Some(Self {
-            sequence_number: v.get("SequenceNumber")?.as_str()?.to_owned(),
-            partition_key: v.get("PartitionKey")?.as_str()?.to_owned(),
-            data_base64: v.get("Data")?.as_str()?.to_owned(),
-            arrival: v
-                .get("ApproximateArrivalTimestamp")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0),
-            encryption_type: v
-                .get("EncryptionType")
-                .and_then(Value::as_str)
-                .filter(|e| *e != "NONE")
-                .map(str::to_owned),
-        })
-    }
-
     /// Approximate size counted against the 6 MB invocation payload limit.
     pub fn payload_size(&self) -> usize {
         self.data_base64.len() + self.partition_key.len() + self.sequence_number.len() + 400

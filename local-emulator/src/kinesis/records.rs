@@ -273,13 +273,14 @@ impl Kinesis {
     /// One `GetRecords` page, typed: what [`Self::get_records`] renders as JSON, and what
     /// the emulator's own event source mappings read directly (building and re-reading a
     /// JSON value tree per record, for every mapping, was a visible share of the
-    /// emulator's CPU in the pipeline benchmark). `limit` is already validated.
+    /// emulator's CPU in the pipeline benchmark). `limit` is held to GetRecords' 1..=10,000.
     pub(crate) fn read_page(
         &self,
         token: &str,
         limit: usize,
         stream_arn: Option<&str>,
     ) -> KResult<RecordsPage> {
+        let limit = limit.clamp(1, MAX_GET_RECORDS as usize);
         let it = ShardIterator::decode(token)
             .ok_or_else(|| invalid_argument(format!("Invalid ShardIterator: {token}")))?;
         let now = self.now_millis();
